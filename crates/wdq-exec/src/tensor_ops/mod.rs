@@ -1,0 +1,8 @@
+//! Tensor-op kernels (being written).
+use crate::{KernelContext, KernelError, KernelResult, TensorValue};
+use wdq_ir::Op;
+
+/// Runs a tensor-op-family op.
+pub fn run(op: &Op, _ctx: KernelContext, _inputs: &[Option<&TensorValue>]) -> KernelResult {
+    Err(KernelError::Unsupported(op.op_type().to_string()))
+}

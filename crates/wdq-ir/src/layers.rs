@@ -1,0 +1,116 @@
+//! Weighted layers: the nodes that own a trainable weight tensor (Conv,
+//! ConvTranspose, Gemm, MatMul with a constant operand). These are the units
+//! the method gives a bit width. Weights are found through `Identity` and
+//! `Constant` nodes, and through a `DequantizeLinear` for models that are
+//! already quantized.
+
+use crate::{Graph, NodeId, Op, Tensor, ValueId};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One weighted layer.
+#[derive(Clone, Debug)]
+pub struct WeightedLayer {
+    pub node: NodeId,
+    /// Input slot of `node` that carries the weight.
+    pub weight_slot: usize,
+    /// The value holding the stored weight (initializer or Constant output).
+    pub weight: ValueId,
+    pub weight_tensor: Arc<Tensor>,
+    /// The `DequantizeLinear` between the stored weight and the layer, if the
+    /// model is already quantized.
+    pub dequantize: Option<NodeId>,
+    /// The constant bias (Conv/ConvTranspose/Gemm input 2), if any.
+    pub bias: Option<ValueId>,
+}
+
+impl WeightedLayer {
+    /// Number of weight parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.weight_tensor.len()
+    }
+}
+
+/// The weighted layers of `graph`, in graph order.
+pub fn weighted_layers(graph: &Graph) -> Vec<WeightedLayer> {
+    let mut layers = Vec::new();
+    for (id, node) in graph.live_nodes() {
+        let slots: &[usize] = match node.op {
+            Op::Conv(_) | Op::ConvTranspose(_) => &[1],
+            Op::Gemm(_) => &[1, 0],
+            Op::MatMul => &[1, 0],
+            _ => continue,
+        };
+        let found = slots.iter().find_map(|&slot| {
+            let input = node.input(slot)?;
+            weight_behind(graph, input).map(|w| (slot, w))
+        });
+        let Some((weight_slot, (weight, weight_tensor, dequantize))) = found else {
+            continue;
+        };
+        if !weight_tensor.dtype().is_float() && dequantize.is_none() {
+            continue;
+        }
+        let bias = match node.op {
+            Op::MatMul => None,
+            _ => node
+                .input(2)
+                .and_then(|b| weight_behind(graph, b))
+                .map(|(v, _, _)| v),
+        };
+        layers.push(WeightedLayer {
+            node: id,
+            weight_slot,
+            weight,
+            weight_tensor,
+            dequantize,
+            bias,
+        });
+    }
+    layers
+}
+
+fn weight_behind(graph: &Graph, value: ValueId) -> Option<(ValueId, Arc<Tensor>, Option<NodeId>)> {
+    if let Some((v, t)) = graph.resolve_const(value) {
+        return Some((v, t, None));
+    }
+    let crate::ValueDef::Node { node, .. } = graph.value(value).def else {
+        return None;
+    };
+    match graph.node(node).op {
+        Op::DequantizeLinear(_) => {
+            let (v, t) = graph.resolve_const(graph.node(node).input(0)?)?;
+            Some((v, t, Some(node)))
+        }
+        _ => None,
+    }
+}
+
+/// A side table keyed by layer node: analysis results live here, never in
+/// fields on `Node`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerMap<T>(pub BTreeMap<NodeId, T>);
+
+impl<T> Default for LayerMap<T> {
+    fn default() -> Self {
+        LayerMap(BTreeMap::new())
+    }
+}
+
+impl<T> LayerMap<T> {
+    pub fn insert(&mut self, node: NodeId, value: T) -> Option<T> {
+        self.0.insert(node, value)
+    }
+    pub fn get(&self, node: NodeId) -> Option<&T> {
+        self.0.get(&node)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&NodeId, &T)> {
+        self.0.iter()
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -1,0 +1,26 @@
+//! onnx-wdq's intermediate representation.
+//!
+//! A [`Model`] holds a [`Graph`]: an arena of [`Value`]s and [`Node`]s
+//! addressed by [`ValueId`] / [`NodeId`], nodes kept in topological order.
+//! [`Op`] is the closed set of ops the project understands, with typed
+//! attributes, plus `Op::Opaque` for everything else. The IR knows nothing of
+//! protobuf, of any runtime, or of the CLI.
+
+pub mod attr;
+mod constant;
+mod dtype;
+pub mod dump;
+mod graph;
+pub mod layers;
+pub mod op;
+mod tensor;
+mod verify;
+
+pub use attr::{Attr, AttrValue};
+pub use constant::constant_tensor;
+pub use dtype::DType;
+pub use graph::{Dim, Graph, Model, Node, NodeId, OpsetId, TensorType, Value, ValueDef, ValueId};
+pub use layers::{weighted_layers, LayerMap, WeightedLayer};
+pub use op::{Op, OpaqueAttr};
+pub use tensor::{Tensor, TensorData, TensorError};
+pub use verify::{verify, VerifyError};

@@ -1,0 +1,322 @@
+//! The closed op set: every ONNX op the project understands, with typed
+//! attributes, plus [`Op::Opaque`] that carries anything else through a round
+//! trip untouched (unknown ops, custom domains, ops with subgraphs).
+
+use crate::attr::{op_attrs, UnknownAttr};
+use crate::{Attr, Tensor};
+use std::sync::Arc;
+
+op_attrs!(
+    /// Conv and ConvTranspose.
+    ConvAttrs {
+        auto_pad: String = "auto_pad",
+        dilations: Vec<i64> = "dilations",
+        group: i64 = "group",
+        kernel_shape: Vec<i64> = "kernel_shape",
+        pads: Vec<i64> = "pads",
+        strides: Vec<i64> = "strides",
+        output_padding: Vec<i64> = "output_padding",
+        output_shape: Vec<i64> = "output_shape",
+    }
+);
+op_attrs!(
+    /// MaxPool and AveragePool.
+    PoolAttrs {
+        auto_pad: String = "auto_pad",
+        ceil_mode: i64 = "ceil_mode",
+        count_include_pad: i64 = "count_include_pad",
+        dilations: Vec<i64> = "dilations",
+        kernel_shape: Vec<i64> = "kernel_shape",
+        pads: Vec<i64> = "pads",
+        storage_order: i64 = "storage_order",
+        strides: Vec<i64> = "strides",
+    }
+);
+op_attrs!(GemmAttrs {
+    alpha: f32 = "alpha",
+    beta: f32 = "beta",
+    trans_a: i64 = "transA",
+    trans_b: i64 = "transB"
+});
+op_attrs!(
+    /// LeakyRelu, HardSigmoid (alpha, beta), Gelu (approximate).
+    ActivationAttrs { alpha: f32 = "alpha", beta: f32 = "beta", approximate: String = "approximate" }
+);
+op_attrs!(
+    /// Clip; min/max are attributes before opset 11, inputs after.
+    ClipAttrs { min: f32 = "min", max: f32 = "max" }
+);
+op_attrs!(
+    /// Softmax, LogSoftmax, Flatten, Concat, Gather: one axis.
+    AxisAttrs { axis: i64 = "axis" }
+);
+op_attrs!(
+    BatchNormAttrs {
+        epsilon: f32 = "epsilon",
+        momentum: f32 = "momentum",
+        training_mode: i64 = "training_mode",
+        spatial: i64 = "spatial",
+        is_test: i64 = "is_test",
+        consumed_inputs: Vec<i64> = "consumed_inputs",
+    }
+);
+op_attrs!(LayerNormAttrs {
+    axis: i64 = "axis",
+    epsilon: f32 = "epsilon",
+    stash_type: i64 = "stash_type"
+});
+op_attrs!(ReshapeAttrs { allowzero: i64 = "allowzero", shape: Vec<i64> = "shape" });
+op_attrs!(TransposeAttrs { perm: Vec<i64> = "perm" });
+op_attrs!(SplitAttrs { axis: i64 = "axis", split: Vec<i64> = "split", num_outputs: i64 = "num_outputs" });
+op_attrs!(
+    /// Slice; starts/ends/axes are attributes before opset 10.
+    SliceAttrs { starts: Vec<i64> = "starts", ends: Vec<i64> = "ends", axes: Vec<i64> = "axes" }
+);
+op_attrs!(
+    /// Squeeze and Unsqueeze; axes is an attribute before opset 13.
+    AxesAttrs { axes: Vec<i64> = "axes" }
+);
+op_attrs!(
+    /// Pad; pads and value are attributes before opset 11.
+    PadAttrs { mode: String = "mode", pads: Vec<i64> = "pads", value: f32 = "value" }
+);
+op_attrs!(DropoutAttrs {
+    ratio: f32 = "ratio",
+    seed: i64 = "seed",
+    is_test: i64 = "is_test"
+});
+op_attrs!(
+    /// Resize (and its opset-10 form; Upsample is opaque).
+    ResizeAttrs {
+        antialias: i64 = "antialias",
+        axes: Vec<i64> = "axes",
+        coordinate_transformation_mode: String = "coordinate_transformation_mode",
+        cubic_coeff_a: f32 = "cubic_coeff_a",
+        exclude_outside: i64 = "exclude_outside",
+        extrapolation_value: f32 = "extrapolation_value",
+        keep_aspect_ratio_policy: String = "keep_aspect_ratio_policy",
+        mode: String = "mode",
+        nearest_mode: String = "nearest_mode",
+    }
+);
+op_attrs!(
+    /// ReduceMean, ReduceSum, ReduceMax; axes is an attribute before opset 13
+    /// (ReduceSum) or 18 (the others).
+    ReduceAttrs { axes: Vec<i64> = "axes", keepdims: i64 = "keepdims", noop_with_empty_axes: i64 = "noop_with_empty_axes" }
+);
+op_attrs!(CastAttrs {
+    to: i64 = "to",
+    saturate: i64 = "saturate"
+});
+op_attrs!(ShapeAttrs {
+    start: i64 = "start",
+    end: i64 = "end"
+});
+op_attrs!(ConstantOfShapeAttrs { value: Arc<Tensor> = "value" });
+op_attrs!(
+    /// Constant: exactly one of the fields is present.
+    ConstantAttrs {
+        value: Arc<Tensor> = "value",
+        value_float: f32 = "value_float",
+        value_floats: Vec<f32> = "value_floats",
+        value_int: i64 = "value_int",
+        value_ints: Vec<i64> = "value_ints",
+        value_string: String = "value_string",
+        value_strings: Vec<String> = "value_strings",
+    }
+);
+op_attrs!(
+    /// QuantizeLinear and DequantizeLinear.
+    QdqAttrs { axis: i64 = "axis", saturate: i64 = "saturate", block_size: i64 = "block_size", output_dtype: i64 = "output_dtype" }
+);
+
+/// An attribute of an opaque node, kept in the encoding of the file it came
+/// from (the IR does not interpret it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpaqueAttr {
+    pub name: String,
+    pub encoded: Vec<u8>,
+}
+
+/// Declares the closed op set: variant, attribute struct (if any) and ONNX name.
+macro_rules! define_ops {
+    ($( $variant:ident $(($attrs:ident))? = $onnx:literal ),* $(,)?) => {
+        /// An operation. Known ops are ONNX default-domain ops; see [`Op::Opaque`].
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Op {
+            $( $variant $(($attrs))? , )*
+            /// Any op outside the closed set, kept as it was read.
+            Opaque { domain: String, op_type: String, attrs: Vec<OpaqueAttr> },
+        }
+
+        impl Op {
+            /// The closed-set op named `op_type` (default domain) with these
+            /// attributes; `None` if the name is unknown.
+            ///
+            /// # Errors
+            /// [`UnknownAttr`] when the op is known but an attribute is not.
+            pub fn from_onnx(op_type: &str, attrs: &[Attr]) -> Option<Result<Op, UnknownAttr>> {
+                match op_type {
+                    $( $onnx => Some(define_ops!(@parse $variant $(($attrs))?, attrs)), )*
+                    _ => None,
+                }
+            }
+
+            /// ONNX op_type.
+            pub fn op_type(&self) -> &str {
+                match self {
+                    $( define_ops!(@pat $variant $(($attrs))?) => $onnx, )*
+                    Op::Opaque { op_type, .. } => op_type,
+                }
+            }
+
+            /// Operator domain ("" for the default ONNX domain).
+            pub fn domain(&self) -> &str {
+                match self {
+                    Op::Opaque { domain, .. } => domain,
+                    _ => "",
+                }
+            }
+
+            /// Attributes of a known op that are present (empty for opaque ops,
+            /// whose attributes stay encoded).
+            pub fn attrs(&self) -> Vec<Attr> {
+                match self {
+                    $( define_ops!(@bind a $variant $(($attrs))?) => define_ops!(@attrs a $(($attrs))?), )*
+                    Op::Opaque { .. } => Vec::new(),
+                }
+            }
+        }
+    };
+    (@parse $variant:ident ($attrs:ident), $a:ident) => { $attrs::from_attrs($a).map(Op::$variant) };
+    (@parse $variant:ident, $a:ident) => {
+        match $a.first() { Some(x) => Err(UnknownAttr { name: x.name.clone() }), None => Ok(Op::$variant) }
+    };
+    (@pat $variant:ident ($attrs:ident)) => { Op::$variant(_) };
+    (@pat $variant:ident) => { Op::$variant };
+    (@bind $a:ident $variant:ident ($attrs:ident)) => { Op::$variant($a) };
+    (@bind $a:ident $variant:ident) => { Op::$variant };
+    (@attrs $a:ident ($attrs:ident)) => { $a.to_attrs() };
+    (@attrs $a:ident) => { Vec::new() };
+}
+
+define_ops! {
+    Conv(ConvAttrs) = "Conv",
+    ConvTranspose(ConvAttrs) = "ConvTranspose",
+    Gemm(GemmAttrs) = "Gemm",
+    MatMul = "MatMul",
+    Add = "Add",
+    Sub = "Sub",
+    Mul = "Mul",
+    Div = "Div",
+    Pow = "Pow",
+    Max = "Max",
+    Min = "Min",
+    Relu = "Relu",
+    LeakyRelu(ActivationAttrs) = "LeakyRelu",
+    PRelu = "PRelu",
+    Clip(ClipAttrs) = "Clip",
+    Sigmoid = "Sigmoid",
+    Tanh = "Tanh",
+    HardSigmoid(ActivationAttrs) = "HardSigmoid",
+    HardSwish = "HardSwish",
+    Erf = "Erf",
+    Gelu(ActivationAttrs) = "Gelu",
+    Exp = "Exp",
+    Log = "Log",
+    Sqrt = "Sqrt",
+    Neg = "Neg",
+    Abs = "Abs",
+    Floor = "Floor",
+    Ceil = "Ceil",
+    Reciprocal = "Reciprocal",
+    Softmax(AxisAttrs) = "Softmax",
+    LogSoftmax(AxisAttrs) = "LogSoftmax",
+    BatchNormalization(BatchNormAttrs) = "BatchNormalization",
+    LayerNormalization(LayerNormAttrs) = "LayerNormalization",
+    MaxPool(PoolAttrs) = "MaxPool",
+    AveragePool(PoolAttrs) = "AveragePool",
+    GlobalAveragePool = "GlobalAveragePool",
+    GlobalMaxPool = "GlobalMaxPool",
+    Flatten(AxisAttrs) = "Flatten",
+    Reshape(ReshapeAttrs) = "Reshape",
+    Transpose(TransposeAttrs) = "Transpose",
+    Concat(AxisAttrs) = "Concat",
+    Split(SplitAttrs) = "Split",
+    Slice(SliceAttrs) = "Slice",
+    Squeeze(AxesAttrs) = "Squeeze",
+    Unsqueeze(AxesAttrs) = "Unsqueeze",
+    Pad(PadAttrs) = "Pad",
+    Gather(AxisAttrs) = "Gather",
+    Identity = "Identity",
+    Dropout(DropoutAttrs) = "Dropout",
+    Resize(ResizeAttrs) = "Resize",
+    ReduceMean(ReduceAttrs) = "ReduceMean",
+    ReduceSum(ReduceAttrs) = "ReduceSum",
+    ReduceMax(ReduceAttrs) = "ReduceMax",
+    Where = "Where",
+    Equal = "Equal",
+    Greater = "Greater",
+    Less = "Less",
+    Not = "Not",
+    Cast(CastAttrs) = "Cast",
+    Shape(ShapeAttrs) = "Shape",
+    ConstantOfShape(ConstantOfShapeAttrs) = "ConstantOfShape",
+    Expand = "Expand",
+    Tile = "Tile",
+    Range = "Range",
+    Constant(ConstantAttrs) = "Constant",
+    QuantizeLinear(QdqAttrs) = "QuantizeLinear",
+    DequantizeLinear(QdqAttrs) = "DequantizeLinear",
+}
+
+impl Op {
+    /// Whether this op owns a trainable weight tensor (a "layer" in the
+    /// method's sense) when that operand is constant.
+    pub fn is_weighted_kind(&self) -> bool {
+        matches!(
+            self,
+            Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_) | Op::MatMul
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AttrValue;
+
+    #[test]
+    fn known_op_round_trips_its_attributes() {
+        let attrs = vec![
+            Attr {
+                name: "group".into(),
+                value: AttrValue::Int(4),
+            },
+            Attr {
+                name: "strides".into(),
+                value: AttrValue::Ints(vec![2, 2]),
+            },
+        ];
+        let op = Op::from_onnx("Conv", &attrs).unwrap().unwrap();
+        assert_eq!(op.op_type(), "Conv");
+        let back = op.attrs();
+        assert_eq!(back.len(), 2);
+        assert!(back.contains(&attrs[0]) && back.contains(&attrs[1]));
+    }
+
+    #[test]
+    fn unknown_attribute_or_kind_is_refused() {
+        let odd = vec![Attr {
+            name: "fancy".into(),
+            value: AttrValue::Int(1),
+        }];
+        assert!(Op::from_onnx("Relu", &odd).unwrap().is_err());
+        let wrong_kind = vec![Attr {
+            name: "group".into(),
+            value: AttrValue::Float(1.0),
+        }];
+        assert!(Op::from_onnx("Conv", &wrong_kind).unwrap().is_err());
+        assert!(Op::from_onnx("NotAnOp", &[]).is_none());
+    }
+}

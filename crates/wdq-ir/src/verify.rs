@@ -1,0 +1,111 @@
+//! Structural verification of a graph: the invariants every pass keeps.
+
+use crate::{Graph, NodeId, ValueDef, ValueId};
+
+/// A broken graph invariant, naming the node or value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("node `{node}` ({op}) reads value #{value}, which does not exist")]
+    DanglingInput {
+        node: String,
+        op: String,
+        value: u32,
+    },
+    #[error(
+        "node `{node}` ({op}) reads `{value}` before any node defines it (cycle or bad order)"
+    )]
+    UseBeforeDef {
+        node: String,
+        op: String,
+        value: String,
+    },
+    #[error("value `{value}` claims to be output {slot} of node #{node}, which does not list it")]
+    BadDefinition {
+        value: String,
+        node: u32,
+        slot: usize,
+    },
+    #[error("graph output `{value}` is never defined")]
+    UndefinedOutput { value: String },
+    #[error("node #{0} appears twice in the order")]
+    DuplicateNode(u32),
+    #[error("value name `{0}` is defined twice")]
+    DuplicateName(String),
+}
+
+/// Checks the graph invariants listed in [`crate::graph`].
+///
+/// # Errors
+/// The first [`VerifyError`] found.
+pub fn verify(graph: &Graph) -> Result<(), VerifyError> {
+    let mut defined = vec![false; graph.values.len()];
+    for (i, v) in graph.values.iter().enumerate() {
+        if matches!(v.def, ValueDef::Input | ValueDef::Initializer(_)) {
+            defined[i] = true;
+        }
+        if let ValueDef::Node { node, slot } = v.def {
+            let ok = graph
+                .nodes
+                .get(node.index())
+                .and_then(|n| n.outputs.get(slot).copied().flatten())
+                == Some(ValueId(i as u32));
+            if !ok {
+                return Err(VerifyError::BadDefinition {
+                    value: v.name.clone(),
+                    node: node.0,
+                    slot,
+                });
+            }
+        }
+    }
+    let mut seen = vec![false; graph.nodes.len()];
+    let mut names = std::collections::HashSet::new();
+    for v in &graph.values {
+        if let ValueDef::Input | ValueDef::Initializer(_) = v.def {
+            if !v.name.is_empty() && !names.insert(v.name.as_str()) {
+                return Err(VerifyError::DuplicateName(v.name.clone()));
+            }
+        }
+    }
+    for &id in &graph.order {
+        let NodeId(raw) = id;
+        if std::mem::replace(&mut seen[id.index()], true) {
+            return Err(VerifyError::DuplicateNode(raw));
+        }
+        let node = graph.node(id);
+        for input in node.inputs.iter().flatten() {
+            match defined.get(input.index()) {
+                None => {
+                    return Err(VerifyError::DanglingInput {
+                        node: node.name.clone(),
+                        op: node.op.op_type().to_string(),
+                        value: input.0,
+                    })
+                }
+                Some(false) => {
+                    return Err(VerifyError::UseBeforeDef {
+                        node: node.name.clone(),
+                        op: node.op.op_type().to_string(),
+                        value: graph.value(*input).name.clone(),
+                    })
+                }
+                Some(true) => {}
+            }
+        }
+        for out in node.outputs.iter().flatten() {
+            defined[out.index()] = true;
+            let name = graph.value(*out).name.as_str();
+            if !name.is_empty() && !names.insert(name) {
+                return Err(VerifyError::DuplicateName(name.to_string()));
+            }
+        }
+    }
+    for out in &graph.outputs {
+        if !defined.get(out.index()).copied().unwrap_or(false) {
+            return Err(VerifyError::UndefinedOutput {
+                value: graph.value(*out).name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
