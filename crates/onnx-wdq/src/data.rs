@@ -1,0 +1,311 @@
+//! Datasets: `.npz` (or `.npy`) files whose arrays are keyed by graph input
+//! name, plus an optional `labels` array of class indices.
+//!
+//! Invariant of [`Dataset`]: every input array and the labels have the same
+//! first (sample) dimension, `len`.
+
+use ndarray::{ArrayD, Axis, IxDyn, OwnedRepr, Slice};
+use ndarray_npy::{NpzReader, NpzWriter, ReadNpyError, ReadNpzError};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use wdq_exec::TensorValue;
+
+/// Key of the optional label array.
+pub const LABELS_KEY: &str = "labels";
+
+/// What is wrong with a data file.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a readable .npz archive: {source}")]
+    Npz { path: PathBuf, source: ReadNpzError },
+    #[error("{path}: not a readable .npy array: {source}")]
+    Npy { path: PathBuf, source: ReadNpyError },
+    #[error("{path}: array `{key}` has an element type onnx-wdq cannot read (use float32, float64, int64, int32, uint8 or bool)")]
+    ElementType { path: PathBuf, key: String },
+    #[error("{path}: no array for model input `{input}` (arrays: {available})")]
+    MissingInput {
+        path: PathBuf,
+        input: String,
+        available: String,
+    },
+    #[error("{path}: array `{key}` has {got} samples but `{first}` has {expected}")]
+    SampleCount {
+        path: PathBuf,
+        key: String,
+        got: usize,
+        first: String,
+        expected: usize,
+    },
+    #[error("{path}: `labels` must be a 1-D integer array of class indices, got shape {shape:?}")]
+    Labels { path: PathBuf, shape: Vec<usize> },
+    #[error("{path}: array `{key}` is a scalar; inputs need a sample dimension")]
+    Scalar { path: PathBuf, key: String },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Inputs for a model, and labels when the data is labelled.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// (graph input name, array with samples along axis 0).
+    pub inputs: Vec<(String, TensorValue)>,
+    pub labels: Option<Vec<i64>>,
+    pub len: usize,
+}
+
+impl Dataset {
+    /// Loads `path` for a model whose graph inputs (without defaults) are
+    /// `input_names`. An `.npz` needs one array per input name, except that a
+    /// single-input model accepts a single non-label array of any name. A
+    /// `.npy` file is the single input's array.
+    ///
+    /// # Errors
+    /// [`DataError`] naming the file and the array at fault.
+    pub fn load(path: &Path, input_names: &[String]) -> Result<Dataset, DataError> {
+        let arrays = read_arrays(path)?;
+        let mut labels = None;
+        let mut others = Vec::new();
+        for (key, value) in arrays {
+            if key == LABELS_KEY {
+                labels = Some(labels_from(path, value)?);
+            } else {
+                others.push((key, value));
+            }
+        }
+        let mut inputs = Vec::new();
+        for name in input_names {
+            let pos = others.iter().position(|(k, _)| k == name);
+            let pos = match pos {
+                Some(p) => p,
+                None if input_names.len() == 1 && others.len() == 1 => 0,
+                None => {
+                    return Err(DataError::MissingInput {
+                        path: path.to_path_buf(),
+                        input: name.clone(),
+                        available: others
+                            .iter()
+                            .map(|(k, _)| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+                }
+            };
+            let (key, value) = others.swap_remove(pos);
+            if value.shape().is_empty() {
+                return Err(DataError::Scalar {
+                    path: path.to_path_buf(),
+                    key,
+                });
+            }
+            inputs.push((name.clone(), value));
+        }
+        let (first, len) = match inputs.first() {
+            Some((k, v)) => (k.clone(), v.shape()[0]),
+            None => (LABELS_KEY.to_string(), labels.as_ref().map_or(0, Vec::len)),
+        };
+        for (key, value) in &inputs {
+            check_count(path, key, value.shape()[0], &first, len)?;
+        }
+        if let Some(l) = &labels {
+            check_count(path, LABELS_KEY, l.len(), &first, len)?;
+        }
+        Ok(Dataset {
+            inputs,
+            labels,
+            len,
+        })
+    }
+
+    /// Samples `start..end` of every input, as owned arrays.
+    pub fn batch(&self, start: usize, end: usize) -> Vec<(&str, TensorValue)> {
+        let range = Slice::from(start..end);
+        self.inputs
+            .iter()
+            .map(|(name, value)| (name.as_str(), slice_samples(value, range)))
+            .collect()
+    }
+
+    /// Labels of samples `start..end`, if labelled.
+    pub fn batch_labels(&self, start: usize, end: usize) -> Option<&[i64]> {
+        self.labels.as_ref().map(|l| &l[start..end])
+    }
+}
+
+fn check_count(
+    path: &Path,
+    key: &str,
+    got: usize,
+    first: &str,
+    expected: usize,
+) -> Result<(), DataError> {
+    if got == expected {
+        return Ok(());
+    }
+    Err(DataError::SampleCount {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        got,
+        first: first.to_string(),
+        expected,
+    })
+}
+
+fn slice_samples(value: &TensorValue, range: Slice) -> TensorValue {
+    macro_rules! cut {
+        ($($v:ident),*) => {
+            match value { $(TensorValue::$v(a) => TensorValue::$v(a.slice_axis(Axis(0), range).to_owned()),)* }
+        };
+    }
+    cut!(F32, F64, I64, I32, I8, U8, I4, U4, Bool)
+}
+
+fn labels_from(path: &Path, value: TensorValue) -> Result<Vec<i64>, DataError> {
+    let bad = || DataError::Labels {
+        path: path.to_path_buf(),
+        shape: value.shape().to_vec(),
+    };
+    if value.shape().len() != 1 {
+        return Err(bad());
+    }
+    match &value {
+        TensorValue::I64(a) => Ok(a.iter().copied().collect()),
+        TensorValue::I32(a) => Ok(a.iter().map(|&x| x as i64).collect()),
+        TensorValue::U8(a) => Ok(a.iter().map(|&x| x as i64).collect()),
+        _ => Err(bad()),
+    }
+}
+
+fn read_arrays(path: &Path) -> Result<Vec<(String, TensorValue)>, DataError> {
+    let file = File::open(path).map_err(|source| DataError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if path.extension().is_some_and(|e| e == "npy") {
+        let value = read_npy_any(file).map_err(|source| DataError::Npy {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let key = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        return match value {
+            Some(v) => Ok(vec![(key, v)]),
+            None => Err(DataError::ElementType {
+                path: path.to_path_buf(),
+                key,
+            }),
+        };
+    }
+    let npz_err = |source| DataError::Npz {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut npz = NpzReader::new(file).map_err(npz_err)?;
+    let mut names = npz.names().map_err(npz_err)?;
+    names.sort();
+    let mut out = Vec::new();
+    for raw in names {
+        let key = raw.strip_suffix(".npy").unwrap_or(&raw).to_string();
+        match read_npz_any(&mut npz, &raw).map_err(npz_err)? {
+            Some(v) => out.push((key, v)),
+            None => {
+                return Err(DataError::ElementType {
+                    path: path.to_path_buf(),
+                    key,
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Tries each element type the executor holds until the file's descriptor
+/// matches; `Ok(None)` when none does. `$read` is called as `$read!(T)`.
+macro_rules! read_any {
+    ($read:ident, $wrong:pat) => {{
+        macro_rules! attempt {
+            ($t:ty, $variant:ident) => {
+                match $read!($t) {
+                    Ok(a) => return Ok(Some(TensorValue::$variant(a))),
+                    Err($wrong) => {}
+                    Err(e) => return Err(e),
+                }
+            };
+        }
+        attempt!(f32, F32);
+        attempt!(f64, F64);
+        attempt!(i64, I64);
+        attempt!(i32, I32);
+        attempt!(i8, I8);
+        attempt!(u8, U8);
+        attempt!(bool, Bool);
+        Ok(None)
+    }};
+}
+
+fn read_npz_any(
+    npz: &mut NpzReader<File>,
+    name: &str,
+) -> Result<Option<TensorValue>, ReadNpzError> {
+    macro_rules! from_npz {
+        ($t:ty) => {
+            npz.by_name::<OwnedRepr<$t>, IxDyn>(name)
+        };
+    }
+    read_any!(
+        from_npz,
+        ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))
+    )
+}
+
+fn read_npy_any(mut file: File) -> Result<Option<TensorValue>, ReadNpyError> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(ReadNpyError::from)?;
+    macro_rules! from_npy {
+        ($t:ty) => {
+            <ArrayD<$t> as ndarray_npy::ReadNpyExt>::read_npy(std::io::Cursor::new(&bytes))
+        };
+    }
+    read_any!(from_npy, ReadNpyError::WrongDescriptor(_))
+}
+
+/// Writes arrays to an `.npz` file atomically.
+///
+/// # Errors
+/// [`DataError::Write`] if the file cannot be written.
+pub fn save_npz(path: &Path, arrays: &[(String, TensorValue)]) -> Result<(), DataError> {
+    let write_err = |source| DataError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    crate::files::write_atomically(path, |file| {
+        let mut npz = NpzWriter::new(file);
+        let io = |e: ndarray_npy::WriteNpzError| std::io::Error::other(e.to_string());
+        for (name, value) in arrays {
+            match value {
+                TensorValue::F32(a) => npz.add_array(name.as_str(), a).map_err(io)?,
+                TensorValue::F64(a) => npz.add_array(name.as_str(), a).map_err(io)?,
+                TensorValue::I64(a) => npz.add_array(name.as_str(), a).map_err(io)?,
+                TensorValue::I32(a) => npz.add_array(name.as_str(), a).map_err(io)?,
+                TensorValue::I8(a) | TensorValue::I4(a) => {
+                    npz.add_array(name.as_str(), a).map_err(io)?
+                }
+                TensorValue::U8(a) | TensorValue::U4(a) => {
+                    npz.add_array(name.as_str(), a).map_err(io)?
+                }
+                TensorValue::Bool(a) => npz.add_array(name.as_str(), a).map_err(io)?,
+            }
+        }
+        npz.finish().map_err(io)?;
+        Ok(())
+    })
+    .map_err(write_err)
+}

@@ -1,0 +1,205 @@
+//! `inspect`: what a model is made of: opsets, inputs and outputs, an op
+//! histogram and the weighted layers that the later stages quantize.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use wdq_ir::{weighted_layers, Dim, Model, TensorType, ValueId};
+
+/// A summary of a model, serialised as `inspect --json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelSummary {
+    pub ir_version: i64,
+    pub producer: String,
+    pub opsets: Vec<(String, i64)>,
+    pub inputs: Vec<ValueSummary>,
+    pub outputs: Vec<ValueSummary>,
+    /// Op type (with domain for non-default domains) to node count.
+    pub op_histogram: BTreeMap<String, usize>,
+    pub node_count: usize,
+    pub layers: Vec<LayerSummary>,
+    pub weighted_parameters: usize,
+}
+
+/// A graph input or output.
+#[derive(Clone, Debug, Serialize)]
+pub struct ValueSummary {
+    pub name: String,
+    pub dtype: String,
+    /// Dimensions as text: numbers, symbolic names, or `?`.
+    pub shape: Option<Vec<String>>,
+}
+
+/// A weighted layer.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerSummary {
+    pub node: String,
+    pub op: String,
+    pub weight: String,
+    pub weight_dtype: String,
+    pub shape: Vec<usize>,
+    pub parameters: usize,
+    /// Whether the weight reaches the layer through a DequantizeLinear.
+    pub quantized: bool,
+}
+
+impl ModelSummary {
+    /// Summarises `model`.
+    pub fn of(model: &Model) -> ModelSummary {
+        let graph = &model.graph;
+        let mut op_histogram = BTreeMap::new();
+        for (_, node) in graph.live_nodes() {
+            let key = match node.op.domain() {
+                "" | "ai.onnx" => node.op.op_type().to_string(),
+                d => format!("{d}::{}", node.op.op_type()),
+            };
+            *op_histogram.entry(key).or_insert(0) += 1;
+        }
+        let layers: Vec<LayerSummary> = weighted_layers(graph)
+            .iter()
+            .map(|l| LayerSummary {
+                node: graph.node(l.node).name.clone(),
+                op: graph.node(l.node).op.op_type().to_string(),
+                weight: graph.value(l.weight).name.clone(),
+                weight_dtype: l.weight_tensor.dtype().to_string(),
+                shape: l.weight_tensor.shape().to_vec(),
+                parameters: l.parameter_count(),
+                quantized: l.dequantize.is_some(),
+            })
+            .collect();
+        let value =
+            |id: &ValueId| value_summary(&graph.value(*id).name, graph.value(*id).ty.as_ref());
+        ModelSummary {
+            ir_version: model.ir_version,
+            producer: format!("{} {}", model.producer_name, model.producer_version)
+                .trim()
+                .to_string(),
+            opsets: model
+                .opsets
+                .iter()
+                .map(|o| (o.domain.clone(), o.version))
+                .collect(),
+            inputs: graph
+                .inputs
+                .iter()
+                .filter(|v| matches!(graph.value(**v).def, wdq_ir::ValueDef::Input))
+                .map(value)
+                .collect(),
+            outputs: graph.outputs.iter().map(value).collect(),
+            node_count: graph.order.len(),
+            weighted_parameters: layers.iter().map(|l| l.parameters).sum(),
+            op_histogram,
+            layers,
+        }
+    }
+
+    /// The human-readable report.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let opsets: Vec<String> = self
+            .opsets
+            .iter()
+            .map(|(d, v)| format!("{} {v}", if d.is_empty() { "ai.onnx" } else { d }))
+            .collect();
+        let _ = writeln!(
+            s,
+            "IR version {}, opsets: {}",
+            self.ir_version,
+            opsets.join(", ")
+        );
+        if !self.producer.is_empty() {
+            let _ = writeln!(s, "producer: {}", self.producer);
+        }
+        for (title, values) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
+            let _ = writeln!(s, "{title}:");
+            for v in values {
+                let _ = writeln!(s, "  {}  {}", v.name, type_text(v));
+            }
+        }
+        let ops: Vec<String> = self
+            .op_histogram
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let _ = writeln!(s, "{} nodes: {}", self.node_count, ops.join(", "));
+        let _ = writeln!(
+            s,
+            "weighted layers: {} ({} parameters)",
+            self.layers.len(),
+            self.weighted_parameters
+        );
+        let rows: Vec<[String; 6]> = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let shape: Vec<String> = l.shape.iter().map(usize::to_string).collect();
+                let dtype = if l.quantized {
+                    format!(" ({} via DQ)", l.weight_dtype)
+                } else {
+                    String::new()
+                };
+                [
+                    (i + 1).to_string(),
+                    l.node.clone(),
+                    l.op.clone(),
+                    format!("{}{dtype}", l.weight),
+                    shape.join("x"),
+                    l.parameters.to_string(),
+                ]
+            })
+            .collect();
+        s.push_str(&table(
+            &["#", "node", "op", "weight", "shape", "params"],
+            &rows,
+        ));
+        s
+    }
+}
+
+fn value_summary(name: &str, ty: Option<&TensorType>) -> ValueSummary {
+    ValueSummary {
+        name: name.to_string(),
+        dtype: ty.map_or_else(|| "?".to_string(), |t| t.dtype.to_string()),
+        shape: ty.and_then(|t| t.shape.as_ref()).map(|dims| {
+            dims.iter()
+                .map(|d| match d {
+                    Dim::Known(n) => n.to_string(),
+                    Dim::Named(s) => s.clone(),
+                    Dim::Unknown => "?".to_string(),
+                })
+                .collect()
+        }),
+    }
+}
+
+fn type_text(v: &ValueSummary) -> String {
+    match &v.shape {
+        Some(dims) => format!("{}[{}]", v.dtype, dims.join(",")),
+        None => format!("{}[..]", v.dtype),
+    }
+}
+
+/// A left-aligned text table with a header row.
+pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |cells: Vec<&str>, s: &mut String| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(s, "  {}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec(), &mut s);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), &mut s);
+    }
+    s
+}

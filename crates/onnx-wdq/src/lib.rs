@@ -1,0 +1,20 @@
+//! onnx-wdq as a library: the steps the CLI runs, callable from
+//! model-compilation flows. Each command is a function from typed options to
+//! a typed, serialisable result.
+
+pub mod data;
+pub mod evaluate;
+pub mod files;
+pub mod inspect;
+
+/// Names of the graph inputs a caller must feed (inputs without an
+/// initializer default), in graph order.
+pub fn required_inputs(model: &wdq_ir::Model) -> Vec<String> {
+    let graph = &model.graph;
+    graph
+        .inputs
+        .iter()
+        .filter(|v| matches!(graph.value(**v).def, wdq_ir::ValueDef::Input))
+        .map(|v| graph.value(*v).name.clone())
+        .collect()
+}

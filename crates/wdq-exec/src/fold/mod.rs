@@ -1,0 +1,285 @@
+//! Constant folding: a rewrite pass that evaluates nodes whose inputs are
+//! all constant and turns their outputs into initializers.
+//!
+//! Invariants: folded outputs keep their value ids and names, so graph
+//! outputs and opaque sub-graphs that name them keep working; folded nodes
+//! leave `graph.order` (they stay in the arena, dead). QuantizeLinear and
+//! DequantizeLinear are never folded, nor anything on a weighted layer's
+//! weight or bias chain (the Identity/Constant/DequantizeLinear nodes that
+//! feed it), nor a node whose outputs would exceed [`CONST_LIMIT`] elements.
+//! `Constant` nodes left without readers are removed. The graph is verified
+//! after the rewrite.
+
+use crate::infer::rules::{self, CONST_LIMIT};
+use crate::infer::{self, Fact, InferError, Operand};
+use crate::{ExecError, KernelError, TensorValue};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use wdq_ir::{Graph, Model, NodeId, Op, TensorType, ValueDef, ValueId, VerifyError};
+
+/// What a folding pass changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FoldSummary {
+    /// Names of the nodes evaluated and replaced by initializers.
+    pub folded: Vec<String>,
+    /// `Shape` nodes replaced because their input's shape was known.
+    pub shapes_resolved: usize,
+    /// `Constant` nodes removed because nothing read them any more.
+    pub removed_constants: usize,
+}
+
+impl FoldSummary {
+    /// Whether the pass changed nothing.
+    pub fn is_unchanged(&self) -> bool {
+        self.folded.is_empty() && self.shapes_resolved == 0 && self.removed_constants == 0
+    }
+}
+
+/// Why a folding pass failed, naming the pass.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FoldError {
+    #[error("pass `{pass}`: {source}")]
+    Exec {
+        pass: &'static str,
+        source: ExecError,
+    },
+    #[error("pass `{pass}`: shape inference failed: {source}")]
+    Infer {
+        pass: &'static str,
+        source: InferError,
+    },
+    #[error("pass `{pass}` left an invalid graph: {source}")]
+    Verify {
+        pass: &'static str,
+        source: VerifyError,
+    },
+}
+
+const FOLD: &str = "fold_constants";
+const FOLD_SHAPES: &str = "fold_with_input_shapes";
+
+/// Folds every node whose inputs are all constant (see the module docs).
+///
+/// # Errors
+/// [`FoldError::Exec`] when a kernel rejects constant inputs (the graph
+/// could never run), [`FoldError::Verify`] if the rewritten graph is invalid.
+pub fn fold_constants(model: &mut Model) -> Result<FoldSummary, FoldError> {
+    let mut summary = FoldSummary::default();
+    fold_pass(model, &mut summary)?;
+    wdq_ir::verify(&model.graph).map_err(|source| FoldError::Verify { pass: FOLD, source })?;
+    Ok(summary)
+}
+
+/// Infers shapes from `input_shapes` (see [`crate::infer::infer_shapes`]),
+/// turns each `Shape` of a fully known shape into a constant, then folds,
+/// so that exporter shape sub-graphs collapse to constants.
+///
+/// # Errors
+/// [`FoldError::Infer`] when inference fails, else as [`fold_constants`].
+pub fn fold_with_input_shapes(
+    model: &mut Model,
+    input_shapes: &[(String, Vec<usize>)],
+) -> Result<FoldSummary, FoldError> {
+    let facts = infer::infer_facts(model, input_shapes).map_err(|source| FoldError::Infer {
+        pass: FOLD_SHAPES,
+        source,
+    })?;
+    infer::write_types(model, &facts);
+    let protected = protected_values(&model.graph);
+    let mut summary = FoldSummary::default();
+    let resolved: Vec<(NodeId, ValueId)> = model
+        .graph
+        .live_nodes()
+        .filter(|(_, node)| matches!(node.op, Op::Shape(_)) && !touches(node, &protected))
+        .filter_map(|(id, node)| node.output(0).map(|out| (id, out)))
+        .filter(|(_, out)| facts[out.index()].value.is_some())
+        .collect();
+    let mut removed = HashSet::new();
+    for (id, out) in resolved {
+        let Some(v) = &facts[out.index()].value else {
+            continue;
+        };
+        removed.insert(id);
+        summary.shapes_resolved += 1;
+        let tensor = v.to_tensor();
+        let value = model.graph.value_mut(out);
+        value.ty = Some(TensorType::known(tensor.dtype(), tensor.shape()));
+        value.def = ValueDef::Initializer(Arc::new(tensor));
+    }
+    model.graph.order.retain(|n| !removed.contains(n));
+    fold_pass(model, &mut summary)?;
+    wdq_ir::verify(&model.graph).map_err(|source| FoldError::Verify {
+        pass: FOLD_SHAPES,
+        source,
+    })?;
+    Ok(summary)
+}
+
+fn fold_pass(model: &mut Model, summary: &mut FoldSummary) -> Result<(), FoldError> {
+    let opset = model.default_opset().unwrap_or(21);
+    let graph = &mut model.graph;
+    let protected = protected_values(graph);
+    let mut cache: HashMap<ValueId, Arc<TensorValue>> = HashMap::new();
+    let mut removed: HashSet<NodeId> = HashSet::new();
+    for id in graph.order.clone() {
+        let node = graph.node(id);
+        let skip = matches!(
+            node.op,
+            Op::Opaque { .. } | Op::Constant(_) | Op::QuantizeLinear(_) | Op::DequantizeLinear(_)
+        ) || node.inputs.iter().all(Option::is_none)
+            || touches(node, &protected);
+        if skip {
+            continue;
+        }
+        let Some(values) = node
+            .inputs
+            .iter()
+            .map(|i| match i {
+                Some(v) => constant_of(graph, *v, &mut cache).map(Some),
+                None => Some(None),
+            })
+            .collect::<Option<Vec<Option<Arc<TensorValue>>>>>()
+        else {
+            continue;
+        };
+        let inputs: Vec<Option<&TensorValue>> = values.iter().map(|v| v.as_deref()).collect();
+        let n_out = node.outputs.len();
+        if !fits(&node.op, opset, &inputs, n_out) {
+            continue;
+        }
+        let outputs = match rules::evaluate(&node.op, opset, &inputs, n_out) {
+            Ok(o) => o,
+            Err(KernelError::Unsupported(_)) => continue,
+            Err(source) => {
+                let source = ExecError::Kernel {
+                    node: node.name.clone(),
+                    op: node.op.op_type().to_string(),
+                    source,
+                };
+                return Err(FoldError::Exec { pass: FOLD, source });
+            }
+        };
+        let name = node.name.clone();
+        let slots = node.outputs.clone();
+        for (slot, out) in slots.iter().enumerate() {
+            let (Some(out), Some(Fact { value: Some(v), .. })) = (out, outputs.get(slot)) else {
+                continue;
+            };
+            let tensor = v.to_tensor();
+            let value = graph.value_mut(*out);
+            value.ty = Some(TensorType::known(tensor.dtype(), tensor.shape()));
+            value.def = ValueDef::Initializer(Arc::new(tensor));
+            cache.insert(*out, v.clone());
+        }
+        removed.insert(id);
+        summary.folded.push(name);
+    }
+    graph.order.retain(|n| !removed.contains(n));
+    summary.removed_constants += remove_unread_constants(graph, &protected);
+    Ok(())
+}
+
+/// Whether the node's outputs are known in advance to stay within [`CONST_LIMIT`].
+fn fits(op: &Op, opset: i64, inputs: &[Option<&TensorValue>], n_out: usize) -> bool {
+    let operands: Vec<Operand<'_>> = inputs
+        .iter()
+        .map(|v| Operand {
+            present: v.is_some(),
+            dtype: v.map(TensorValue::dtype),
+            shape: v.map(TensorValue::shape),
+            value: *v,
+        })
+        .collect();
+    match rules::node_facts(op, opset, &operands, n_out) {
+        Ok(facts) => {
+            !facts.is_empty()
+                && facts.iter().all(|f| {
+                    f.shape.as_ref().is_some_and(|s| {
+                        s.iter()
+                            .try_fold(1usize, |a, &d| a.checked_mul(d))
+                            .is_some_and(|n| n <= CONST_LIMIT)
+                    })
+                })
+        }
+        Err(_) => true,
+    }
+}
+
+/// The constant behind `v`: an initializer that is not a graph input, a
+/// `Constant` node's output, or an output folded earlier.
+fn constant_of(
+    graph: &Graph,
+    v: ValueId,
+    cache: &mut HashMap<ValueId, Arc<TensorValue>>,
+) -> Option<Arc<TensorValue>> {
+    if let Some(c) = cache.get(&v) {
+        return Some(c.clone());
+    }
+    if graph.inputs.contains(&v) {
+        return None;
+    }
+    let value = match &graph.value(v).def {
+        ValueDef::Initializer(t) => TensorValue::from_tensor(t).ok()?,
+        ValueDef::Node { node, .. } => match &graph.node(*node).op {
+            Op::Constant(a) => TensorValue::from_tensor(&wdq_ir::constant_tensor(a)?).ok()?,
+            _ => return None,
+        },
+        ValueDef::Input => return None,
+    };
+    let value = Arc::new(value);
+    cache.insert(v, value.clone());
+    Some(value)
+}
+
+/// Values on a weighted layer's weight or bias chain, through Identity,
+/// Constant and DequantizeLinear nodes.
+fn protected_values(graph: &Graph) -> HashSet<ValueId> {
+    let mut out = HashSet::new();
+    for layer in wdq_ir::weighted_layers(graph) {
+        let node = graph.node(layer.node);
+        out.insert(layer.weight);
+        let chains = [Some(layer.weight_slot), layer.bias.map(|_| 2)];
+        for slot in chains.into_iter().flatten() {
+            let mut current = node.input(slot);
+            while let Some(v) = current {
+                if !out.insert(v) && v != layer.weight {
+                    break;
+                }
+                current = match graph.value(v).def {
+                    ValueDef::Node { node, .. } => match graph.node(node).op {
+                        Op::Identity | Op::DequantizeLinear(_) => graph.node(node).input(0),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+            }
+        }
+    }
+    out
+}
+
+fn touches(node: &wdq_ir::Node, protected: &HashSet<ValueId>) -> bool {
+    node.inputs
+        .iter()
+        .chain(&node.outputs)
+        .flatten()
+        .any(|v| protected.contains(v))
+}
+
+/// Removes live `Constant` nodes that no node and no graph output reads.
+fn remove_unread_constants(graph: &mut Graph, protected: &HashSet<ValueId>) -> usize {
+    let users = graph.users();
+    let before = graph.order.len();
+    let dead: HashSet<NodeId> = graph
+        .live_nodes()
+        .filter(|(_, n)| matches!(n.op, Op::Constant(_)))
+        .filter(|(_, n)| {
+            n.outputs.iter().flatten().all(|v| {
+                users[v.index()].is_empty() && !graph.outputs.contains(v) && !protected.contains(v)
+            })
+        })
+        .map(|(id, _)| id)
+        .collect();
+    graph.order.retain(|n| !dead.contains(n));
+    before - graph.order.len()
+}

@@ -1,0 +1,218 @@
+//! Conv (1-D, 2-D and 3-D; groups; strides, dilations, pads, auto_pad).
+//!
+//! Three paths, chosen per node: depthwise (one input channel per group,
+//! rank <= 2) as a direct loop in [`super::depthwise`]; pointwise (1x1,
+//! stride 1, no padding) as one matrix product per group on the input as it
+//! lies; everything else as `im2col` over tiles of output positions and a
+//! matrix product per tile. Batch items run in parallel; each output element
+//! is written by one task, in a fixed order.
+
+use super::geometry::{self, Window, WindowAttrs};
+use super::im2col::im2col;
+use super::sgemm::{sgemm, MatMut, MatRef, Threads};
+use super::{array, contiguous, depthwise, f32_input, optional_f32, single};
+use crate::{KernelError, KernelResult, TensorValue};
+use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
+use wdq_ir::op::ConvAttrs;
+
+/// Upper bound on the floats of one `im2col` tile (per task).
+const TILE_FLOATS: usize = 1 << 19;
+
+/// The checked shape of a convolution.
+#[derive(Clone, Debug)]
+pub(crate) struct ConvShape {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub group: usize,
+    pub window: Window,
+}
+
+impl ConvShape {
+    /// Input channels per group.
+    pub fn in_per_group(&self) -> usize {
+        self.in_channels / self.group
+    }
+    /// Output channels per group.
+    pub fn out_per_group(&self) -> usize {
+        self.out_channels / self.group
+    }
+}
+
+/// Reads `group` (default 1) and checks it is positive.
+pub(crate) fn group_of(attrs: &ConvAttrs) -> Result<usize, KernelError> {
+    match attrs.group.unwrap_or(1) {
+        g if g >= 1 => Ok(g as usize),
+        g => Err(KernelError::Attribute {
+            name: "group",
+            why: format!("{g} must be >= 1"),
+        }),
+    }
+}
+
+/// The kernel's spatial shape: the weight's, checked against `kernel_shape`.
+pub(crate) fn kernel_of(attrs: &ConvAttrs, weight: &[usize]) -> Result<Vec<usize>, KernelError> {
+    let from_weight = weight[2..].to_vec();
+    if let Some(k) = &attrs.kernel_shape {
+        if geometry::kernel_shape(k, from_weight.len())? != from_weight {
+            return Err(KernelError::Attribute {
+                name: "kernel_shape",
+                why: format!("{k:?} differs from the weight's spatial shape {from_weight:?}"),
+            });
+        }
+    }
+    Ok(from_weight)
+}
+
+fn check_shapes(attrs: &ConvAttrs, x: &[usize], w: &[usize]) -> Result<ConvShape, KernelError> {
+    if x.len() < 3 || w.len() != x.len() {
+        return Err(KernelError::Shape(format!(
+            "Conv input {x:?} and weight {w:?} need the same rank >= 3"
+        )));
+    }
+    let group = group_of(attrs)?;
+    let (batch, in_channels, out_channels) = (x[0], x[1], w[0]);
+    if in_channels != w[1] * group || out_channels % group != 0 {
+        return Err(KernelError::Shape(format!(
+            "Conv input {x:?} and weight {w:?} do not fit group {group}"
+        )));
+    }
+    let kernel = kernel_of(attrs, w)?;
+    let window = geometry::resolve(
+        &x[2..],
+        WindowAttrs {
+            auto_pad: attrs.auto_pad.as_deref(),
+            kernel: &kernel,
+            strides: attrs.strides.as_deref(),
+            dilations: attrs.dilations.as_deref(),
+            pads: attrs.pads.as_deref(),
+            ceil_mode: false,
+        },
+    )?;
+    Ok(ConvShape {
+        batch,
+        in_channels,
+        out_channels,
+        group,
+        window,
+    })
+}
+
+/// Conv: `Y = conv(X, W) + B`.
+pub(super) fn conv(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>]) -> KernelResult {
+    let x = f32_input(inputs, 0)?;
+    let w = f32_input(inputs, 1)?;
+    let bias = optional_f32(inputs, 2)?;
+    let shape = check_shapes(attrs, x.shape(), w.shape())?;
+    if let Some(b) = bias {
+        if b.len() != shape.out_channels {
+            return Err(KernelError::Shape(format!(
+                "Conv bias {:?} does not match {} output channels",
+                b.shape(),
+                shape.out_channels
+            )));
+        }
+    }
+    let xd = contiguous(x);
+    let wd = contiguous(w);
+    let bd = bias.map(contiguous);
+    let y = conv_forward(&shape, &xd, &wd, bd.as_deref())?;
+    let mut dims = vec![shape.batch, shape.out_channels];
+    dims.extend_from_slice(shape.window.output_dims());
+    single(TensorValue::F32(array(&dims, y)?))
+}
+
+/// Runs a checked convolution on row-major buffers; returns `Y` row-major.
+pub(crate) fn conv_forward(
+    shape: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+) -> Result<Vec<f32>, KernelError> {
+    let out_plane = shape.window.output_len();
+    let item = shape.out_channels * out_plane;
+    let mut y = vec![0.0f32; shape.batch * item];
+    if item == 0 {
+        return Ok(y);
+    }
+    if let Some(b) = bias {
+        for (plane, &v) in y.chunks_exact_mut(out_plane).zip(b.iter().cycle()) {
+            plane.fill(v);
+        }
+    }
+    let depthwise = shape.in_per_group() == 1 && shape.group > 1 && shape.window.rank <= 2;
+    if depthwise {
+        depthwise::depthwise(shape, x, w, &mut y);
+        return Ok(y);
+    }
+    let in_item = shape.in_channels * shape.window.input_len();
+    let threads = if shape.batch >= rayon::current_num_threads() {
+        Threads::Single
+    } else {
+        Threads::Pool
+    };
+    y.par_chunks_mut(item)
+        .enumerate()
+        .try_for_each_init(Vec::new, |col, (n, y_n)| {
+            conv_item(
+                shape,
+                &x[n * in_item..(n + 1) * in_item],
+                w,
+                y_n,
+                col,
+                threads,
+            )
+        })?;
+    Ok(y)
+}
+
+/// One batch item, all groups: `y_n` already holds the bias.
+fn conv_item(
+    shape: &ConvShape,
+    x_n: &[f32],
+    w: &[f32],
+    y_n: &mut [f32],
+    col: &mut Vec<f32>,
+    threads: Threads,
+) -> Result<(), KernelError> {
+    let win = &shape.window;
+    let (cg, mg) = (shape.in_per_group(), shape.out_per_group());
+    let (in_plane, out_plane) = (win.input_len(), win.output_len());
+    let k = cg * win.kernel_len();
+    let tile = (TILE_FLOATS / k.max(1)).max(16).min(out_plane);
+    for g in 0..shape.group {
+        let xg = &x_n[g * cg * in_plane..(g + 1) * cg * in_plane];
+        let wg = MatRef::row_major(&w[g * mg * k..(g + 1) * mg * k], mg, k)?;
+        let yg = &mut y_n[g * mg * out_plane..(g + 1) * mg * out_plane];
+        if win.is_pointwise() {
+            let dst = MatMut::row_major(yg, mg, out_plane)?;
+            sgemm(
+                dst,
+                wg,
+                MatRef::row_major(xg, cg, out_plane)?,
+                true,
+                1.0,
+                threads,
+            )?;
+            continue;
+        }
+        let mut p0 = 0;
+        while p0 < out_plane {
+            let p1 = (p0 + tile).min(out_plane);
+            let tp = p1 - p0;
+            col.resize(k * tp, 0.0);
+            im2col(xg, cg, win, p0, p1, &mut col[..k * tp]);
+            let dst = MatMut::new(&mut yg[p0..], mg, tp, out_plane, 1)?;
+            sgemm(
+                dst,
+                wg,
+                MatRef::row_major(&col[..k * tp], k, tp)?,
+                true,
+                1.0,
+                threads,
+            )?;
+            p0 = p1;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Lowering of a sliding window to a matrix product: `im2col` gathers the
+//! input patches of a range of output positions into the columns of a
+//! matrix, and `col2im` is its adjoint (scatter-add), used by ConvTranspose.
+//!
+//! Rows of the patch matrix are ordered `(channel, kz, ky, kx)`, matching
+//! the weight layout `[out, in / group, kd, kh, kw]`; columns are output
+//! positions in row-major `(od, oh, ow)` order.
+
+use super::geometry::Window;
+
+/// One run of output positions sharing `(od, oh)`: `ow` in `ow0..ow1`,
+/// starting at column `col` of the tile.
+struct Run {
+    od: usize,
+    oh: usize,
+    ow0: usize,
+    ow1: usize,
+    col: usize,
+}
+
+fn runs(w: &Window, p0: usize, p1: usize) -> Vec<Run> {
+    let (oh_n, ow_n) = (w.output[1], w.output[2]);
+    let mut out = Vec::with_capacity((p1 - p0) / ow_n.max(1) + 2);
+    let mut p = p0;
+    while p < p1 {
+        let ow0 = p % ow_n;
+        let row = p / ow_n;
+        let ow1 = ow_n.min(ow0 + (p1 - p));
+        out.push(Run {
+            od: row / oh_n,
+            oh: row % oh_n,
+            ow0,
+            ow1,
+            col: p - p0,
+        });
+        p += ow1 - ow0;
+    }
+    out
+}
+
+/// Fills `col` (`channels * kernel_len` rows of `p1 - p0` columns) with the
+/// patches of output positions `p0..p1`, reading `x` (`channels` planes).
+///
+/// `x` and `col` must have the sizes above (the caller allocates them).
+pub(crate) fn im2col(
+    x: &[f32],
+    channels: usize,
+    w: &Window,
+    p0: usize,
+    p1: usize,
+    col: &mut [f32],
+) {
+    let tile = p1 - p0;
+    let plane = w.input_len();
+    let [_, kh, kw] = w.kernel;
+    let [_, ih_n, iw_n] = w.input;
+    let (sw, dw, pw) = (w.stride[2], w.dilation[2], w.pad_begin[2]);
+    let runs = runs(w, p0, p1);
+    let taps = w.kernel_len();
+    for (r, row) in col.chunks_exact_mut(tile).enumerate().take(channels * taps) {
+        let c = r / taps;
+        let tap = r % taps;
+        let (kz, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+        let (lo, hi) = w.valid_outputs(2, kx);
+        let xc = &x[c * plane..(c + 1) * plane];
+        for run in &runs {
+            let dst = &mut row[run.col..run.col + (run.ow1 - run.ow0)];
+            let src_row = match (w.source(0, run.od, kz), w.source(1, run.oh, ky)) {
+                (Some(iz), Some(iy)) => &xc[(iz * ih_n + iy) * iw_n..(iz * ih_n + iy + 1) * iw_n],
+                _ => {
+                    dst.fill(0.0);
+                    continue;
+                }
+            };
+            let a = lo.clamp(run.ow0, run.ow1);
+            let b = hi.clamp(a, run.ow1);
+            dst[..a - run.ow0].fill(0.0);
+            dst[b - run.ow0..].fill(0.0);
+            if a < b {
+                let first = a * sw + kx * dw - pw;
+                let out = &mut dst[a - run.ow0..b - run.ow0];
+                if sw == 1 {
+                    out.copy_from_slice(&src_row[first..first + (b - a)]);
+                } else {
+                    for (o, s) in out.iter_mut().zip(src_row[first..].iter().step_by(sw)) {
+                        *o = *s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the columns of `col` (`channels * kernel_len` rows of
+/// `w.output_len()` columns) back into the planes of `y` (`channels` planes
+/// of `w.input_len()`), the adjoint of [`im2col`].
+pub(crate) fn col2im(col: &[f32], channels: usize, w: &Window, y: &mut [f32]) {
+    let total = w.output_len();
+    let plane = w.input_len();
+    let [_, kh, kw] = w.kernel;
+    let [_, ih_n, iw_n] = w.input;
+    let (sw, dw, pw) = (w.stride[2], w.dilation[2], w.pad_begin[2]);
+    let runs = runs(w, 0, total);
+    let taps = w.kernel_len();
+    for (r, row) in col
+        .chunks_exact(total.max(1))
+        .enumerate()
+        .take(channels * taps)
+    {
+        let c = r / taps;
+        let tap = r % taps;
+        let (kz, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+        let (lo, hi) = w.valid_outputs(2, kx);
+        let yc = &mut y[c * plane..(c + 1) * plane];
+        for run in &runs {
+            let (Some(iz), Some(iy)) = (w.source(0, run.od, kz), w.source(1, run.oh, ky)) else {
+                continue;
+            };
+            let a = lo.clamp(run.ow0, run.ow1);
+            let b = hi.clamp(a, run.ow1);
+            if a >= b {
+                continue;
+            }
+            let dst_row = &mut yc[(iz * ih_n + iy) * iw_n..(iz * ih_n + iy + 1) * iw_n];
+            let first = a * sw + kx * dw - pw;
+            let src = &row[run.col + (a - run.ow0)..run.col + (b - run.ow0)];
+            if sw == 1 {
+                for (o, s) in dst_row[first..first + (b - a)].iter_mut().zip(src) {
+                    *o += *s;
+                }
+            } else {
+                for (o, s) in dst_row[first..].iter_mut().step_by(sw).zip(src) {
+                    *o += *s;
+                }
+            }
+        }
+    }
+}

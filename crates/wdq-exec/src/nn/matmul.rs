@@ -1,0 +1,157 @@
+//! Gemm and MatMul through [`super::sgemm`].
+//!
+//! Gemm: `Y = alpha * A' * B' + beta * C`, `C` optional and broadcast
+//! unidirectionally to `[M, N]`. MatMul follows numpy: 1-D operands gain a
+//! unit axis that is dropped from the result, batch axes broadcast. A
+//! right operand without batch axes (a weight) turns the whole batch into
+//! one product; otherwise each batch matrix is a task.
+
+use super::broadcast::{broadcast_shape, strides_in, zip};
+use super::sgemm::{sgemm, MatMut, MatRef, Threads};
+use super::{array, contiguous, f32_input, optional_f32, single};
+use crate::{KernelError, KernelResult, TensorValue};
+use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
+use wdq_ir::op::GemmAttrs;
+
+/// Gemm.
+pub(super) fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&TensorValue>]) -> KernelResult {
+    let a = f32_input(inputs, 0)?;
+    let b = f32_input(inputs, 1)?;
+    let c = optional_f32(inputs, 2)?;
+    let (ta, tb) = (
+        attrs.trans_a.unwrap_or(0) != 0,
+        attrs.trans_b.unwrap_or(0) != 0,
+    );
+    let (alpha, beta) = (attrs.alpha.unwrap_or(1.0), attrs.beta.unwrap_or(1.0));
+    if a.ndim() != 2 || b.ndim() != 2 {
+        return Err(KernelError::Shape(format!(
+            "Gemm needs 2-D A and B, got {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    let (m, k) = if ta {
+        (a.shape()[1], a.shape()[0])
+    } else {
+        (a.shape()[0], a.shape()[1])
+    };
+    let (kb, n) = if tb {
+        (b.shape()[1], b.shape()[0])
+    } else {
+        (b.shape()[0], b.shape()[1])
+    };
+    if k != kb {
+        return Err(KernelError::Shape(format!(
+            "Gemm inner dims differ: A {:?} (transA {ta}) and B {:?} (transB {tb})",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    let (ad, bd) = (contiguous(a), contiguous(b));
+    let lhs = MatRef::row_major(&ad, a.shape()[0], a.shape()[1])?;
+    let rhs = MatRef::row_major(&bd, b.shape()[0], b.shape()[1])?;
+    let (lhs, rhs) = (
+        if ta { lhs.t() } else { lhs },
+        if tb { rhs.t() } else { rhs },
+    );
+    let (mut y, accumulate) = match c {
+        Some(c) if beta != 0.0 => {
+            let zeros = vec![0.0f32; m * n];
+            let (shape, data) = zip(&contiguous(c), c.shape(), &zeros, &[m, n], |v, _| beta * v)?;
+            if shape != [m, n] {
+                return Err(KernelError::Broadcast {
+                    a: c.shape().to_vec(),
+                    b: vec![m, n],
+                });
+            }
+            (data, true)
+        }
+        _ => (vec![0.0f32; m * n], false),
+    };
+    sgemm(
+        MatMut::row_major(&mut y, m, n)?,
+        lhs,
+        rhs,
+        accumulate,
+        alpha,
+        Threads::Pool,
+    )?;
+    single(TensorValue::F32(array(&[m, n], y)?))
+}
+
+/// MatMul with numpy semantics.
+pub(super) fn matmul(inputs: &[Option<&TensorValue>]) -> KernelResult {
+    let a = f32_input(inputs, 0)?;
+    let b = f32_input(inputs, 1)?;
+    if a.ndim() == 0 || b.ndim() == 0 {
+        return Err(KernelError::Shape("MatMul operands need rank >= 1".into()));
+    }
+    let mut a_shape = a.shape().to_vec();
+    let mut b_shape = b.shape().to_vec();
+    if a_shape.len() == 1 {
+        a_shape.insert(0, 1);
+    }
+    if b_shape.len() == 1 {
+        b_shape.push(1);
+    }
+    let (ar, br) = (a_shape.len(), b_shape.len());
+    let (m, k, kb, n) = (
+        a_shape[ar - 2],
+        a_shape[ar - 1],
+        b_shape[br - 2],
+        b_shape[br - 1],
+    );
+    if k != kb {
+        return Err(KernelError::Shape(format!(
+            "MatMul inner dims differ: {:?} and {:?}",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    let batch = broadcast_shape(&a_shape[..ar - 2], &b_shape[..br - 2])?;
+    let count: usize = batch.iter().product();
+    let (ad, bd) = (contiguous(a), contiguous(b));
+    let mut y = vec![0.0f32; count * m * n];
+    if br == 2 {
+        // Every batch matrix of A meets the same B: one product of all rows.
+        let rows = count * m;
+        sgemm(
+            MatMut::row_major(&mut y, rows, n)?,
+            MatRef::row_major(&ad, rows, k)?,
+            MatRef::row_major(&bd, k, n)?,
+            false,
+            1.0,
+            Threads::Pool,
+        )?;
+    } else if m * n > 0 {
+        let sa = strides_in(&a_shape[..ar - 2], &batch);
+        let sb = strides_in(&b_shape[..br - 2], &batch);
+        let threads = if count >= rayon::current_num_threads() {
+            Threads::Single
+        } else {
+            Threads::Pool
+        };
+        y.par_chunks_mut(m * n)
+            .enumerate()
+            .try_for_each(|(i, y_i)| {
+                let (mut oa, mut ob, mut rest) = (0, 0, i);
+                for d in (0..batch.len()).rev() {
+                    let idx = rest % batch[d];
+                    rest /= batch[d];
+                    oa += idx * sa[d];
+                    ob += idx * sb[d];
+                }
+                let lhs = MatRef::row_major(&ad[oa * m * k..][..m * k], m, k)?;
+                let rhs = MatRef::row_major(&bd[ob * k * n..][..k * n], k, n)?;
+                sgemm(MatMut::row_major(y_i, m, n)?, lhs, rhs, false, 1.0, threads)
+            })?;
+    }
+    let mut dims = batch;
+    if a.ndim() > 1 {
+        dims.push(m);
+    }
+    if b.ndim() > 1 {
+        dims.push(n);
+    }
+    single(TensorValue::F32(array(&dims, y)?))
+}

@@ -1,0 +1,84 @@
+//! Reading a model from a file and writing one atomically.
+
+use crate::{decode_model, encode_model, OnnxError};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use wdq_ir::Model;
+
+/// Reads and imports the model at `path`, resolving external tensor data
+/// relative to the model's folder.
+///
+/// # Errors
+/// [`OnnxError::Io`] when the file cannot be read, and any error of
+/// [`decode_model`], with the file named in [`OnnxError::Decode`].
+pub fn load_model(path: &Path) -> Result<Model, OnnxError> {
+    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    decode_model(&bytes, Some(base)).map_err(|e| match e {
+        OnnxError::Decode { source, .. } => OnnxError::Decode {
+            file: Some(path.to_path_buf()),
+            source,
+        },
+        OnnxError::MissingGraph { .. } => OnnxError::MissingGraph {
+            file: Some(path.to_path_buf()),
+        },
+        other => other,
+    })
+}
+
+/// Encodes `model` and writes it to `path` atomically: the bytes go to a
+/// temporary file in the same folder, which is synced and then renamed over
+/// `path`. On failure `path` is left as it was.
+///
+/// # Errors
+/// Any error of [`encode_model`], and [`OnnxError::Io`] when writing fails.
+pub fn save_model(model: &Model, path: &Path) -> Result<(), OnnxError> {
+    let bytes = encode_model(model)?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a synced temporary file in the same
+/// folder and a rename, removing the temporary file on failure.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OnnxError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let io_error = |source| OnnxError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io_error(std::io::Error::other("the path names no file")))?;
+    let temp = folder.join(format!(
+        ".{}.{}-{}.tmp",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io_error(source));
+    }
+    if let Ok(dir) = File::open(&folder) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}

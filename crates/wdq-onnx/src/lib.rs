@@ -1,0 +1,32 @@
+//! The ONNX front and back end: protobuf bytes to [`wdq_ir::Model`] and back,
+//! external tensor data, and default-domain opset conversion.
+//!
+//! This is the only crate that names protobuf types. Import checks what the
+//! IR relies on (defined inputs, unique names, acyclic graph, tensor sizes)
+//! and reports violations as [`OnnxError`]; it never panics on input.
+//! Export writes every tensor inline and is deterministic: the same model
+//! always encodes to the same bytes.
+
+mod attr;
+mod error;
+mod export;
+mod external;
+mod import;
+mod io;
+pub mod opset;
+mod scope;
+mod tensor;
+mod types;
+
+/// The prost types generated from `proto/onnx.proto`.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}
+
+pub use attr::{decode_opaque_attr, opaque_attr};
+pub use error::OnnxError;
+pub use export::encode_model;
+pub use import::{decode_model, MAX_IR_VERSION, MIN_IR_VERSION};
+pub use io::{load_model, save_model};
+pub use opset::{convert_opset, ConvertSummary};

@@ -1,0 +1,10 @@
+//! wdq-onnx integration tests (one binary): round trips of the fixture
+//! models, malformed input, external data, opset conversion snapshots.
+
+mod integration {
+    pub mod common;
+    mod convert;
+    mod external;
+    mod malformed;
+    mod round_trip;
+}
