@@ -1,0 +1,14 @@
+//! Planning: order the layers by a criterion (ascending: the first layers
+//! are the best candidates for fewer bits) and search for how many of them
+//! can go to low bits within an accuracy-loss threshold (steps 4 to 6 of the
+//! method).
+//!
+//! The search knows nothing of models: it asks a caller-supplied evaluator
+//! for the accuracy of "the first m layers of the order at low bits", so the
+//! same strategies serve every criterion and every runtime.
+
+mod order;
+mod search;
+
+pub use order::{rank_ascending, Ordered};
+pub use search::{search, Candidate, SearchOptions, SearchOutcome, Selection};

@@ -1,0 +1,44 @@
+//! Sorting layers by a statistic.
+
+/// Indices of `scores` sorted ascending; ties keep their original (graph)
+/// order, NaN sorts last.
+pub fn rank_ascending(scores: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| match (scores[a].is_nan(), scores[b].is_nan()) {
+        (false, false) => scores[a].total_cmp(&scores[b]),
+        (x, y) => x.cmp(&y),
+    });
+    order
+}
+
+/// A layer order with the statistic that produced it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ordered {
+    /// Layer indices, best low-bit candidate first.
+    pub order: Vec<usize>,
+    /// The statistic of each layer, by layer index.
+    pub scores: Vec<f64>,
+}
+
+impl Ordered {
+    /// Orders layers by `scores`, ascending.
+    pub fn by_scores(scores: Vec<f64>) -> Ordered {
+        Ordered {
+            order: rank_ascending(&scores),
+            scores,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascending_with_stable_ties_and_nan_last() {
+        assert_eq!(
+            rank_ascending(&[0.3, f64::NAN, 0.1, 0.3, 0.0]),
+            vec![4, 2, 0, 3, 1]
+        );
+    }
+}

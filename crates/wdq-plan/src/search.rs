@@ -1,0 +1,345 @@
+//! Search strategies for the number m of leading layers (in criterion
+//! order) that go to low bits.
+//!
+//! Every strategy only proposes prefix lengths and records each evaluation;
+//! the loss of a candidate is `reference - accuracy` in percentage points.
+
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// How the low-bit layer set is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Selection {
+    /// The method's halving search: try the lower half of the candidates,
+    /// halve until within the threshold; with a floor, accept once the
+    /// candidate count is at or below it even if the loss is over.
+    Halving { min_candidates: Option<usize> },
+    /// Exact binary search for the longest prefix within the threshold,
+    /// assuming the loss grows with the prefix (checked and reported).
+    Bisect,
+    /// The `n` layers with the smallest statistic.
+    Count { n: usize },
+    /// Every layer whose statistic is at most `max_statistic`.
+    Threshold { max_statistic: f64 },
+}
+
+/// Search settings.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchOptions {
+    pub selection: Selection,
+    /// Largest accepted accuracy loss, in percentage points.
+    pub threshold: f64,
+    /// Never select the layer with the smallest statistic.
+    pub skip_smallest: bool,
+    /// Stop proposing candidates after this much time; keep the best found.
+    pub time_budget: Option<Duration>,
+}
+
+/// One evaluated candidate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Candidate {
+    /// Number of leading layers (of the eligible order) at low bits.
+    pub low_bit_layers: usize,
+    /// Top-1 (or the metric) in percent.
+    pub accuracy: f64,
+    /// reference - accuracy, in percentage points.
+    pub loss: f64,
+    pub within_threshold: bool,
+    pub seconds: f64,
+}
+
+/// What the search decided.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SearchOutcome {
+    /// Layer indices chosen for low bits (a prefix of the eligible order).
+    pub low_bit: Vec<usize>,
+    /// The eligible order (the criterion order, without the smallest layer
+    /// under `skip_smallest`).
+    pub eligible: Vec<usize>,
+    pub candidates: Vec<Candidate>,
+    /// Whether the chosen set's loss is within the threshold.
+    pub met_threshold: bool,
+    /// Set when an evaluated larger prefix lost less than a smaller one
+    /// that failed: the loss did not grow with the prefix.
+    pub non_monotonic: Option<String>,
+    pub stopped_by_time_budget: bool,
+}
+
+/// Runs the search over `order` (layer indices, best candidate first) with
+/// per-layer `scores` (used by `Selection::Threshold`). `evaluate(m)`
+/// returns the accuracy (percent) with the first m eligible layers at low
+/// bits; `reference` is the accuracy losses are measured against.
+///
+/// # Errors
+/// Whatever `evaluate` returns.
+pub fn search<E>(
+    order: &[usize],
+    scores: &[f64],
+    reference: f64,
+    options: &SearchOptions,
+    evaluate: &mut dyn FnMut(usize) -> Result<f64, E>,
+) -> Result<SearchOutcome, E> {
+    let eligible: Vec<usize> = order
+        .iter()
+        .copied()
+        .skip(usize::from(options.skip_smallest))
+        .collect();
+    let n = eligible.len();
+    let started = Instant::now();
+    let mut run = Runner {
+        evaluate,
+        reference,
+        threshold: options.threshold,
+        candidates: Vec::new(),
+    };
+    let out_of_time = |s: &Instant| options.time_budget.is_some_and(|b| s.elapsed() >= b);
+    let mut stopped = false;
+    let chosen = match options.selection {
+        Selection::Count { n: count } => run.accept(count.min(n))?,
+        Selection::Threshold { max_statistic } => {
+            let m = eligible
+                .iter()
+                .take_while(|&&i| scores[i] <= max_statistic)
+                .count();
+            run.accept(m)?
+        }
+        Selection::Halving { min_candidates } => {
+            let mut m = n / 2;
+            loop {
+                if out_of_time(&started) {
+                    stopped = true;
+                    break run.best_within();
+                }
+                if m == 0 {
+                    break 0;
+                }
+                let ok = run.within(m)?;
+                if ok || min_candidates.is_some_and(|floor| m <= floor) {
+                    break m;
+                }
+                m /= 2;
+            }
+        }
+        Selection::Bisect => {
+            // Invariant: `good` is within the threshold (0 always counts as
+            // the fallback), `bad` is known to fail or is n + 1.
+            let (mut good, mut bad) = (0usize, n + 1);
+            if n > 0 && !out_of_time(&started) {
+                if run.within(n)? {
+                    good = n;
+                } else {
+                    bad = n;
+                }
+            }
+            while bad - good > 1 {
+                if out_of_time(&started) {
+                    stopped = true;
+                    break;
+                }
+                let mid = good + (bad - good) / 2;
+                if run.within(mid)? {
+                    good = mid;
+                } else {
+                    bad = mid;
+                }
+            }
+            good
+        }
+    };
+    let met_threshold = match run.candidates.iter().find(|c| c.low_bit_layers == chosen) {
+        Some(c) => c.within_threshold,
+        None => chosen == 0,
+    };
+    Ok(SearchOutcome {
+        low_bit: eligible[..chosen].to_vec(),
+        non_monotonic: non_monotonic(&run.candidates),
+        eligible,
+        candidates: run.candidates,
+        met_threshold,
+        stopped_by_time_budget: stopped,
+    })
+}
+
+struct Runner<'a, E> {
+    evaluate: &'a mut dyn FnMut(usize) -> Result<f64, E>,
+    reference: f64,
+    threshold: f64,
+    candidates: Vec<Candidate>,
+}
+
+impl<E> Runner<'_, E> {
+    fn measure(&mut self, m: usize) -> Result<&Candidate, E> {
+        if let Some(i) = self.candidates.iter().position(|c| c.low_bit_layers == m) {
+            return Ok(&self.candidates[i]);
+        }
+        let started = Instant::now();
+        let accuracy = (self.evaluate)(m)?;
+        let loss = self.reference - accuracy;
+        self.candidates.push(Candidate {
+            low_bit_layers: m,
+            accuracy,
+            loss,
+            within_threshold: loss <= self.threshold,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        Ok(self.candidates.last().expect("just pushed"))
+    }
+
+    fn within(&mut self, m: usize) -> Result<bool, E> {
+        Ok(self.measure(m)?.within_threshold)
+    }
+
+    /// Evaluates `m` for the record and returns it (fixed-size selections).
+    fn accept(&mut self, m: usize) -> Result<usize, E> {
+        self.measure(m)?;
+        Ok(m)
+    }
+
+    fn best_within(&self) -> usize {
+        self.candidates
+            .iter()
+            .filter(|c| c.within_threshold)
+            .map(|c| c.low_bit_layers)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+fn non_monotonic(candidates: &[Candidate]) -> Option<String> {
+    let mut sorted: Vec<&Candidate> = candidates.iter().collect();
+    sorted.sort_by_key(|c| c.low_bit_layers);
+    for (i, small) in sorted.iter().enumerate() {
+        if let Some(large) = sorted[i + 1..].iter().find(|l| l.loss < small.loss) {
+            return Some(format!(
+                "{} low-bit layers lost {:.3} points but {} lost only {:.3}: the loss did not grow with the prefix, so the search may have missed a longer prefix",
+                small.low_bit_layers, small.loss, large.low_bit_layers, large.loss
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(selection: Selection) -> SearchOptions {
+        SearchOptions {
+            selection,
+            threshold: 1.0,
+            skip_smallest: false,
+            time_budget: None,
+        }
+    }
+
+    /// Accuracy that drops 0.3 points per low-bit layer from 90%.
+    fn linear(m: usize) -> Result<f64, ()> {
+        Ok(90.0 - 0.3 * m as f64)
+    }
+
+    #[test]
+    fn bisect_finds_the_longest_prefix_within_few_evaluations() {
+        let order: Vec<usize> = (0..20).collect();
+        let scores = vec![0.0; 20];
+        let out = search(
+            &order,
+            &scores,
+            90.0,
+            &options(Selection::Bisect),
+            &mut linear,
+        )
+        .unwrap();
+        assert_eq!(out.low_bit.len(), 3); // 3 * 0.3 = 0.9 <= 1.0 < 1.2
+        assert!(out.met_threshold);
+        assert!(
+            out.candidates.len() <= 20f64.log2().ceil() as usize + 1,
+            "{}",
+            out.candidates.len()
+        );
+        assert!(out.non_monotonic.is_none());
+    }
+
+    #[test]
+    fn halving_halves_until_within_and_honours_the_floor() {
+        let order: Vec<usize> = (0..16).collect();
+        let scores = vec![0.0; 16];
+        let out = search(
+            &order,
+            &scores,
+            90.0,
+            &options(Selection::Halving {
+                min_candidates: None,
+            }),
+            &mut linear,
+        )
+        .unwrap();
+        let tried: Vec<usize> = out.candidates.iter().map(|c| c.low_bit_layers).collect();
+        assert_eq!(tried, vec![8, 4, 2]);
+        assert_eq!(out.low_bit.len(), 2);
+        let floor = Selection::Halving {
+            min_candidates: Some(5),
+        };
+        let out = search(&order, &scores, 90.0, &options(floor), &mut linear).unwrap();
+        assert_eq!(out.low_bit.len(), 4);
+        assert!(!out.met_threshold);
+    }
+
+    #[test]
+    fn count_threshold_and_skip_smallest() {
+        let order = vec![2, 0, 1];
+        let scores = vec![0.2, 0.5, 0.1];
+        let mut opts = options(Selection::Threshold { max_statistic: 0.3 });
+        let out = search(&order, &scores, 90.0, &opts, &mut linear).unwrap();
+        assert_eq!(out.low_bit, vec![2, 0]);
+        opts.skip_smallest = true;
+        opts.selection = Selection::Count { n: 5 };
+        let out = search(&order, &scores, 90.0, &opts, &mut linear).unwrap();
+        assert_eq!(out.low_bit, vec![0, 1]);
+    }
+
+    #[test]
+    fn non_monotonic_loss_is_reported() {
+        let order: Vec<usize> = (0..8).collect();
+        let mut bumpy = |m: usize| -> Result<f64, ()> {
+            Ok(match m {
+                6 => 87.0,
+                8 => 88.0,
+                _ => 90.0 - 0.1 * m as f64,
+            })
+        };
+        let out = search(
+            &order,
+            &[0.0; 8],
+            90.0,
+            &options(Selection::Bisect),
+            &mut bumpy,
+        )
+        .unwrap();
+        let tried: Vec<usize> = out.candidates.iter().map(|c| c.low_bit_layers).collect();
+        assert_eq!(tried, vec![8, 4, 6, 5]);
+        assert_eq!(out.low_bit.len(), 5);
+        assert!(
+            out.non_monotonic
+                .as_deref()
+                .is_some_and(|s| s.starts_with("6 low-bit layers")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_within_threshold_falls_back_to_zero() {
+        let order: Vec<usize> = (0..4).collect();
+        let mut bad = |m: usize| -> Result<f64, ()> { Ok(if m == 0 { 90.0 } else { 50.0 }) };
+        let out = search(
+            &order,
+            &[0.0; 4],
+            90.0,
+            &options(Selection::Bisect),
+            &mut bad,
+        )
+        .unwrap();
+        assert!(out.low_bit.is_empty());
+        assert!(out.met_threshold);
+    }
+}
