@@ -2,6 +2,7 @@
 //! model-compilation flows. Each command is a function from typed options to
 //! a typed, serialisable result.
 
+pub mod analyze;
 pub mod data;
 pub mod evaluate;
 pub mod files;

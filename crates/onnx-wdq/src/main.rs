@@ -1,10 +1,11 @@
 //! The `onnx-wdq` command.
 
 mod cli;
+mod progress;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, ConvertArgs, EvalArgs, InspectArgs};
+use cli::{AnalyzeArgs, Cli, Command, ConvertArgs, EvalArgs, InspectArgs};
 use onnx_wdq::data::{save_npz, Dataset};
 use onnx_wdq::evaluate::{evaluate, Evaluation};
 use onnx_wdq::inspect::ModelSummary;
@@ -12,6 +13,7 @@ use onnx_wdq::required_inputs;
 use std::process::ExitCode;
 use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
+use wdq_train::{Statistic, TrainOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect(args),
         Command::Eval(args) => eval(args),
         Command::Convert(args) => convert(args),
+        Command::Analyze(args) => analyze(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,5 +107,36 @@ fn convert(args: ConvertArgs) -> Result<()> {
     }
     wdq_onnx::save_model(&model, &args.output)
         .with_context(|| format!("writing {}", args.output.display()))?;
+    Ok(())
+}
+
+fn analyze(args: AnalyzeArgs) -> Result<()> {
+    let model = load(&args.model)?;
+    let data = Dataset::load(&args.data, &required_inputs(&model))?;
+    let statistic = Statistic::parse(&args.statistic).context("unknown statistic")?;
+    let options = TrainOptions {
+        cycles: args.cycles as usize,
+        steps_per_cycle: args.steps_per_cycle.map(|n| n as usize),
+        learning_rate: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        batch_size: args.batch_size as usize,
+        seed: args.seed,
+        include_bias: args.include_bias,
+        train_batchnorm_affine: args.train_batchnorm_affine,
+    };
+    if let Some(dir) = &args.save_snapshots {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut progress = progress::TrainProgress::new(options.cycles, args.save_snapshots.clone());
+    let report = onnx_wdq::analyze::analyze(&model, &data, &options, statistic, &mut progress)
+        .with_context(|| format!("fine-tuning {}", args.model.display()))?;
+    progress.finish();
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        onnx_wdq::files::write_atomically(path, |f| std::io::Write::write_all(f, text.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    print!("{}", report.render());
     Ok(())
 }

@@ -69,6 +69,9 @@ pub fn is_compute_op(op: &Op) -> bool {
 /// [`KernelError`] for inputs or attributes the kernel cannot handle;
 /// `KernelError::Unsupported` for opaque ops.
 pub fn run_op(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> KernelResult {
+    if let Op::Grad(g) = op {
+        return crate::grad::run(g, ctx, inputs);
+    }
     if let Op::Opaque {
         domain, op_type, ..
     } = op

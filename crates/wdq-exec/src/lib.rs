@@ -8,6 +8,7 @@
 mod dispatch;
 mod error;
 pub mod fold;
+pub mod grad;
 pub mod infer;
 pub mod nn;
 pub mod plan;

@@ -324,9 +324,24 @@ fn opaque_outputs_stay_unknown() {
         op_type: "MyOp".into(),
         attrs: vec![],
     };
-    let o = node(g, op, &[Some(x)], "o");
+    let o = node(g, op.clone(), &[Some(x)], "o");
+    // Declared by value_info: the element type only.
+    g.value_mut(o).ty = Some(TensorType {
+        dtype: DType::F32,
+        shape: None,
+    });
     let r = node(g, Op::Relu, &[Some(o)], "r");
+    let declared = node(g, op, &[Some(x)], "declared");
+    g.value_mut(declared).ty = Some(TensorType::known(DType::F32, &[7]));
+    let after = node(g, Op::Relu, &[Some(declared)], "after");
     let s = node(g, Op::Shape(ShapeAttrs::default()), &[Some(r)], "s");
+    let spec = ints(g, "spec", vec![2, 2]);
+    let fixed = node(
+        g,
+        Op::Reshape(ReshapeAttrs::default()),
+        &[Some(r), Some(spec)],
+        "fixed",
+    );
     let summary = infer_shapes(&mut m, &batch("x", &[2, 4])).unwrap();
     assert_eq!(shape_of(&m, o), None);
     assert_eq!(shape_of(&m, r), None);
@@ -336,6 +351,16 @@ fn opaque_outputs_stay_unknown() {
         Some(DType::I64)
     );
     assert_eq!(summary.unknown, ["o", "r", "s"]);
+    assert_eq!(
+        shape_of(&m, after),
+        Some(vec![7]),
+        "declared opaque outputs are used"
+    );
+    assert_eq!(
+        shape_of(&m, fixed),
+        Some(vec![2, 2]),
+        "an explicit Reshape needs no input shape"
+    );
 }
 
 fn contradiction(build: impl FnOnce(&mut Graph, ValueId)) -> InferError {

@@ -164,6 +164,46 @@ fn conv_pointwise_and_auto_pad() {
 }
 
 #[test]
+fn conv_same_width_rows_match_naive() {
+    // Unit strides with output rows as wide as input rows take a shifted-copy im2col.
+    let mut rng = Lcg(31);
+    for (kernel, dil, pads) in [
+        (vec![3, 3], vec![1, 1], vec![1, 1, 1, 1]),
+        (vec![3, 3], vec![2, 2], vec![2, 2, 2, 2]),
+        (vec![3, 5], vec![1, 1], vec![0, 0, 2, 4]),
+        (vec![5, 3], vec![1, 2], vec![3, 2, 1, 2]),
+        (vec![1, 3], vec![1, 1], vec![0, 2, 0, 0]),
+        (vec![3], vec![1], vec![1, 1]),
+    ] {
+        let r = kernel.len();
+        let mut xs = vec![2, 3];
+        xs.extend((0..r).map(|i| 5 + i));
+        let mut ws = vec![4, 3];
+        ws.extend(&kernel);
+        let (x, w) = (rng.tensor(&xs), rng.tensor(&ws));
+        let attrs = ConvAttrs {
+            dilations: Some(ints(&dil)),
+            pads: Some(ints(&pads)),
+            ..Default::default()
+        };
+        let got = run1(&Op::Conv(attrs), 13, &[Some(&x), Some(&w)]);
+        let g = Geometry {
+            strides: vec![1; r],
+            dilations: dil.clone(),
+            pads: pads.clone(),
+        };
+        let (shape, want) = naive_conv(&x, &w, None, 1, &g);
+        assert_close(
+            &got,
+            &shape,
+            &want,
+            1e-5,
+            &format!("same-width conv k {kernel:?} d {dil:?} p {pads:?}"),
+        );
+    }
+}
+
+#[test]
 fn conv_rejects_bad_input_without_panicking() {
     let mut rng = Lcg(1);
     let x = rng.tensor(&[1, 3, 4, 4]);

@@ -150,6 +150,9 @@ fn gemm_transposes_alpha_beta_and_bias_broadcast() {
     assert_close(&got, &[m, n], &want, 1e-5, "gemm without C");
 }
 
+/// A reference for a binary op.
+type BinaryFn = fn(f32, f32) -> f32;
+
 #[test]
 fn arithmetic_broadcasts_like_numpy() {
     let mut rng = Lcg(4);
@@ -161,7 +164,7 @@ fn arithmetic_broadcasts_like_numpy() {
         (&[], &[2, 3]),
         (&[4, 1, 3], &[2, 1]),
     ];
-    let ops: [(Op, fn(f32, f32) -> f32); 6] = [
+    let ops: [(Op, BinaryFn); 6] = [
         (Op::Add, |x, y| x + y),
         (Op::Sub, |x, y| x - y),
         (Op::Mul, |x, y| x * y),

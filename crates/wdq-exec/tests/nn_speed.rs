@@ -28,13 +28,16 @@ fn report(name: &str, flops: f64, secs: f64) {
     );
 }
 
+/// Name, input shape, weight shape, group, pads.
+type ConvCase = (&'static str, [usize; 4], [usize; 4], i64, i64);
+
 #[test]
 #[ignore]
 fn conv_and_matmul_throughput() {
     let mut rng = Lcg(1);
     let threads = rayon::current_num_threads();
     println!("rayon threads: {threads}");
-    let cases: [(&str, [usize; 4], [usize; 4], i64, i64); 5] = [
+    let cases: [ConvCase; 5] = [
         (
             "conv 64->64 3x3 pad1 on 8x64x32x32",
             [8, 64, 32, 32],
@@ -113,4 +116,45 @@ fn conv_and_matmul_throughput() {
         2.0 * (8 * 64 * 1024 * 64 * 9) as f64,
         secs,
     );
+}
+
+#[test]
+#[ignore]
+fn fixture_models_per_run() {
+    use ndarray_npy::NpzReader;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/models");
+    for name in [
+        "lenet",
+        "mlp",
+        "mobilenet_se",
+        "resnet_bn",
+        "torch_style",
+        "paddle_style",
+    ] {
+        let model = wdq_onnx::load_model(&dir.join(format!("{name}.onnx"))).unwrap();
+        let plan = wdq_exec::plan::Plan::new(&model).unwrap();
+        let file = std::fs::File::open(dir.join(format!("{name}.inputs.npz"))).unwrap();
+        let mut npz = NpzReader::new(file).unwrap();
+        let inputs: Vec<(String, wdq_exec::TensorValue)> = npz
+            .names()
+            .unwrap()
+            .into_iter()
+            .map(|n| {
+                let a = npz
+                    .by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>(&n)
+                    .unwrap();
+                (n, wdq_exec::TensorValue::F32(a))
+            })
+            .collect();
+        let named: Vec<(&str, wdq_exec::TensorValue)> = inputs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.clone()))
+            .collect();
+        let secs = time(|| {
+            for _ in 0..100 {
+                plan.run(&named).unwrap();
+            }
+        });
+        println!("{name:<16} {:>8.1} us per run", secs * 1e4);
+    }
 }

@@ -3,6 +3,7 @@
 //! trip untouched (unknown ops, custom domains, ops with subgraphs).
 
 use crate::attr::{op_attrs, UnknownAttr};
+use crate::grad_op::GradOp;
 use crate::{Attr, Tensor};
 use std::sync::Arc;
 
@@ -147,6 +148,9 @@ macro_rules! define_ops {
             $( $variant $(($attrs))? , )*
             /// Any op outside the closed set, kept as it was read.
             Opaque { domain: String, op_type: String, attrs: Vec<OpaqueAttr> },
+            /// A gradient op of the project domain ([`crate::grad_op::GRAD_DOMAIN`]),
+            /// made by autodiff and run by wdq-exec.
+            Grad(GradOp),
         }
 
         impl Op {
@@ -167,6 +171,7 @@ macro_rules! define_ops {
                 match self {
                     $( define_ops!(@pat $variant $(($attrs))?) => $onnx, )*
                     Op::Opaque { op_type, .. } => op_type,
+                    Op::Grad(g) => g.op_type(),
                 }
             }
 
@@ -174,6 +179,7 @@ macro_rules! define_ops {
             pub fn domain(&self) -> &str {
                 match self {
                     Op::Opaque { domain, .. } => domain,
+                    Op::Grad(_) => crate::grad_op::GRAD_DOMAIN,
                     _ => "",
                 }
             }
@@ -184,6 +190,7 @@ macro_rules! define_ops {
                 match self {
                     $( define_ops!(@bind a $variant $(($attrs))?) => define_ops!(@attrs a $(($attrs))?), )*
                     Op::Opaque { .. } => Vec::new(),
+                    Op::Grad(g) => g.attrs(),
                 }
             }
         }

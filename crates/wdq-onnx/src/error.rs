@@ -62,6 +62,9 @@ pub enum OnnxError {
     /// The IR refers to a node or value id outside its arena.
     #[error("graph refers to {what}, which does not exist")]
     DanglingId { what: String },
+    /// A graph input that export cannot write as one.
+    #[error("graph input `{value}`: {why}")]
+    BadGraphInput { value: String, why: String },
     /// The IR does not satisfy the graph invariants needed for export.
     #[error("graph is not well formed: {0}")]
     Invalid(#[from] wdq_ir::VerifyError),

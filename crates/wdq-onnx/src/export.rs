@@ -8,7 +8,8 @@
 //! replaced do not travel along. Output is deterministic.
 
 use crate::attr::{attr_to_proto, opaque_to_proto};
-use crate::import::FIELD_TRAINING_INFO;
+use crate::import::{FIELD_TRAINING_INFO, MIN_IR_VERSION};
+use crate::opset::{ir_version_for_opset, MAX_TARGET};
 use crate::pb;
 use crate::scope::outer_references;
 use crate::tensor::tensor_to_proto;
@@ -22,31 +23,35 @@ use wdq_ir::{Graph, Model, Op, ValueDef, ValueId};
 /// Encodes a model as ONNX bytes, every tensor inline. The same model always
 /// gives the same bytes.
 ///
+/// The IR version written is the model's, raised only where the file would
+/// otherwise be invalid: a model without a readable one (below
+/// [`MIN_IR_VERSION`]) gets its default opset's, and an IR 3 model whose
+/// initializers are not all graph inputs gets 4. A domain that nodes use but
+/// the model does not import is written as imported at version 1 (the
+/// default domain, at [`MAX_TARGET`]).
+///
 /// # Errors
+/// [`OnnxError::DanglingId`] for ids outside the arena,
 /// [`OnnxError::Invalid`] when the graph breaks an IR invariant (see
-/// [`wdq_ir::verify`]), [`OnnxError::BadAttribute`] when an opaque node's
-/// kept attribute bytes do not decode.
+/// [`wdq_ir::verify`]), [`OnnxError::BadGraphInput`] for a graph input
+/// defined by a node or an unlisted input value that is read,
+/// [`OnnxError::BadAttribute`] when an opaque node's kept attribute bytes do
+/// not decode.
 pub fn encode_model(model: &Model) -> Result<Vec<u8>, OnnxError> {
     let keep_all = model
         .preserved
         .iter()
         .any(|(f, _)| *f == FIELD_TRAINING_INFO);
+    let graph = graph_to_proto(&model.graph, keep_all)?;
     let proto = pb::ModelProto {
-        ir_version: Some(model.ir_version),
-        opset_import: model
-            .opsets
-            .iter()
-            .map(|o| pb::OperatorSetIdProto {
-                domain: Some(o.domain.clone()),
-                version: Some(o.version),
-            })
-            .collect(),
+        ir_version: Some(ir_version(model, &graph)),
+        opset_import: opset_imports(model, &graph),
         producer_name: non_empty(&model.producer_name),
         producer_version: non_empty(&model.producer_version),
         domain: non_empty(&model.domain),
         model_version: (model.model_version != 0).then_some(model.model_version),
         doc_string: non_empty(&model.doc_string),
-        graph: Some(graph_to_proto(&model.graph, keep_all)?),
+        graph: Some(graph),
         metadata_props: model
             .metadata
             .iter()
@@ -66,6 +71,55 @@ pub fn encode_model(model: &Model) -> Result<Vec<u8>, OnnxError> {
     Ok(bytes)
 }
 
+/// The model's opsets, plus version 1 of any domain a node uses that the
+/// model does not import (such as the project's gradient domain).
+fn opset_imports(model: &Model, graph: &pb::GraphProto) -> Vec<pb::OperatorSetIdProto> {
+    let mut out: Vec<pb::OperatorSetIdProto> = model
+        .opsets
+        .iter()
+        .map(|o| pb::OperatorSetIdProto {
+            domain: Some(o.domain.clone()),
+            version: Some(o.version),
+        })
+        .collect();
+    for node in &graph.node {
+        let domain = node.domain.as_deref().unwrap_or("");
+        let default = domain.is_empty() || domain == "ai.onnx";
+        let known = |o: &pb::OperatorSetIdProto| {
+            let d = o.domain.as_deref().unwrap_or("");
+            d == domain || (default && (d.is_empty() || d == "ai.onnx"))
+        };
+        if !out.iter().any(known) {
+            out.push(pb::OperatorSetIdProto {
+                domain: Some(domain.to_string()),
+                version: Some(if default { MAX_TARGET } else { 1 }),
+            });
+        }
+    }
+    out
+}
+
+/// The IR version to write (see [`encode_model`]).
+fn ir_version(model: &Model, graph: &pb::GraphProto) -> i64 {
+    let mut version = model.ir_version;
+    if version < MIN_IR_VERSION {
+        version = ir_version_for_opset(model.default_opset().unwrap_or(MAX_TARGET));
+    }
+    let inputs: HashSet<&str> = graph
+        .input
+        .iter()
+        .filter_map(|i| i.name.as_deref())
+        .collect();
+    let all_listed = graph
+        .initializer
+        .iter()
+        .all(|t| t.name.as_deref().is_some_and(|n| inputs.contains(n)));
+    if version < 4 && !all_listed {
+        version = 4;
+    }
+    version
+}
+
 fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
@@ -73,6 +127,7 @@ fn non_empty(s: &str) -> Option<String> {
 fn graph_to_proto(graph: &Graph, keep_all_initializers: bool) -> Result<pb::GraphProto, OnnxError> {
     check_ids(graph)?;
     wdq_ir::verify(graph)?;
+    check_inputs(graph)?;
     let names = value_names(graph);
     let name = |v: ValueId| names[v.index()].clone();
     let mut nodes = Vec::with_capacity(graph.order.len());
@@ -111,6 +166,7 @@ fn graph_to_proto(graph: &Graph, keep_all_initializers: bool) -> Result<pb::Grap
     let mut initializer = Vec::new();
     let mut value_info = Vec::new();
     let live: HashSet<_> = graph.order.iter().copied().collect();
+    let outputs: HashSet<ValueId> = graph.outputs.iter().copied().collect();
     for (i, value) in graph.values.iter().enumerate() {
         let id = ValueId(i as u32);
         match &value.def {
@@ -123,7 +179,7 @@ fn graph_to_proto(graph: &Graph, keep_all_initializers: bool) -> Result<pb::Grap
             }
             ValueDef::Node { node, .. }
                 if live.contains(node)
-                    && !graph.outputs.contains(&id)
+                    && !outputs.contains(&id)
                     && (value.ty.is_some() || !value.doc_string.is_empty()) =>
             {
                 value_info.push(value_info_proto(graph, id, &names[i]));
@@ -153,7 +209,7 @@ fn graph_to_proto(graph: &Graph, keep_all_initializers: bool) -> Result<pb::Grap
 
 /// Checks that every id the graph holds is inside its arena, which
 /// [`wdq_ir::verify`] assumes.
-fn check_ids(graph: &Graph) -> Result<(), OnnxError> {
+pub(crate) fn check_ids(graph: &Graph) -> Result<(), OnnxError> {
     let values = graph.values.len();
     let dangling = |what: String| Err(OnnxError::DanglingId { what });
     for (kind, list) in [
@@ -183,6 +239,34 @@ fn check_ids(graph: &Graph) -> Result<(), OnnxError> {
                     node.0, value.name
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks what export needs beyond [`wdq_ir::verify`]: graph inputs are
+/// inputs or initializers, and every value of kind input that is read is
+/// listed as a graph input.
+fn check_inputs(graph: &Graph) -> Result<(), OnnxError> {
+    let bad = |v: ValueId, why: &str| OnnxError::BadGraphInput {
+        value: graph.value(v).name.clone(),
+        why: why.to_string(),
+    };
+    if let Some(&v) = graph
+        .inputs
+        .iter()
+        .find(|v| matches!(graph.value(**v).def, ValueDef::Node { .. }))
+    {
+        return Err(bad(v, "a node output is listed as a graph input"));
+    }
+    let read = graph
+        .live_nodes()
+        .flat_map(|(_, n)| n.inputs.iter().flatten())
+        .chain(&graph.outputs);
+    let listed: HashSet<ValueId> = graph.inputs.iter().copied().collect();
+    for &v in read {
+        if graph.value(v).def == ValueDef::Input && !listed.contains(&v) {
+            return Err(bad(v, "it is read but is not listed as a graph input"));
         }
     }
     Ok(())

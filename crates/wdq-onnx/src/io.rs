@@ -1,6 +1,10 @@
 //! Reading a model from a file and writing one atomically.
 
-use crate::{decode_model, encode_model, OnnxError};
+use crate::external::ExternalResolver;
+use crate::import::model_from_proto;
+use crate::pb;
+use crate::{encode_model, OnnxError};
+use prost::Message;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,18 +16,19 @@ use wdq_ir::Model;
 ///
 /// # Errors
 /// [`OnnxError::Io`] when the file cannot be read, and any error of
-/// [`decode_model`], with the file named in [`OnnxError::Decode`].
+/// [`crate::decode_model`], with the file named in [`OnnxError::Decode`].
 pub fn load_model(path: &Path) -> Result<Model, OnnxError> {
     let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
         path: path.to_path_buf(),
         source,
     })?;
+    let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|source| OnnxError::Decode {
+        file: Some(path.to_path_buf()),
+        source,
+    })?;
+    drop(bytes);
     let base = path.parent().unwrap_or(Path::new(""));
-    decode_model(&bytes, Some(base)).map_err(|e| match e {
-        OnnxError::Decode { source, .. } => OnnxError::Decode {
-            file: Some(path.to_path_buf()),
-            source,
-        },
+    model_from_proto(proto, &ExternalResolver::new(Some(base))).map_err(|e| match e {
         OnnxError::MissingGraph { .. } => OnnxError::MissingGraph {
             file: Some(path.to_path_buf()),
         },

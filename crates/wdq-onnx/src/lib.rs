@@ -15,6 +15,7 @@ mod import;
 mod io;
 pub mod opset;
 mod scope;
+mod sparse;
 mod tensor;
 mod types;
 

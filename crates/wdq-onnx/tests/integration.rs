@@ -5,6 +5,7 @@ mod integration {
     pub mod common;
     mod convert;
     mod external;
+    mod fuzz;
     mod malformed;
     mod round_trip;
 }

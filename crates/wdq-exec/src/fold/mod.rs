@@ -6,9 +6,11 @@
 //! leave `graph.order` (they stay in the arena, dead). QuantizeLinear and
 //! DequantizeLinear are never folded, nor anything on a weighted layer's
 //! weight or bias chain (the Identity/Constant/DequantizeLinear nodes that
-//! feed it), nor a node whose outputs would exceed [`CONST_LIMIT`] elements.
-//! `Constant` nodes left without readers are removed. The graph is verified
-//! after the rewrite.
+//! feed it), nor a node whose outputs would exceed 2^20 (about 1M) elements.
+//! `Constant` nodes that folding leaves without readers are removed (not in
+//! graphs with opaque nodes, whose sub-graphs may name values implicitly).
+//! Initializers that only folded nodes read stay in the arena. The graph is
+//! verified after the rewrite.
 
 use crate::infer::rules::{self, CONST_LIMIT};
 use crate::infer::{self, Fact, InferError, Operand};
@@ -70,9 +72,11 @@ pub fn fold_constants(model: &mut Model) -> Result<FoldSummary, FoldError> {
     Ok(summary)
 }
 
-/// Infers shapes from `input_shapes` (see [`crate::infer::infer_shapes`]),
-/// turns each `Shape` of a fully known shape into a constant, then folds,
-/// so that exporter shape sub-graphs collapse to constants.
+/// Infers shapes from `input_shapes` (see [`crate::infer::infer_shapes`];
+/// the inferred types are written into the graph), turns each `Shape` of a
+/// fully known shape into a constant, then folds, so that exporter shape
+/// sub-graphs collapse to constants. The result is specialised to these
+/// input shapes (a folded `Reshape` target holds the batch size).
 ///
 /// # Errors
 /// [`FoldError::Infer`] when inference fails, else as [`fold_constants`].
@@ -119,6 +123,13 @@ fn fold_pass(model: &mut Model, summary: &mut FoldSummary) -> Result<(), FoldErr
     let opset = model.default_opset().unwrap_or(21);
     let graph = &mut model.graph;
     let protected = protected_values(graph);
+    let read_before: HashSet<ValueId> = graph
+        .users()
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| !u.is_empty())
+        .map(|(i, _)| ValueId(i as u32))
+        .collect();
     let mut cache: HashMap<ValueId, Arc<TensorValue>> = HashMap::new();
     let mut removed: HashSet<NodeId> = HashSet::new();
     for id in graph.order.clone() {
@@ -129,6 +140,14 @@ fn fold_pass(model: &mut Model, summary: &mut FoldSummary) -> Result<(), FoldErr
         ) || node.inputs.iter().all(Option::is_none)
             || touches(node, &protected);
         if skip {
+            continue;
+        }
+        let all_constant = node
+            .inputs
+            .iter()
+            .flatten()
+            .all(|&v| cache.contains_key(&v) || is_constant(graph, v));
+        if !all_constant {
             continue;
         }
         let Some(values) = node
@@ -175,7 +194,7 @@ fn fold_pass(model: &mut Model, summary: &mut FoldSummary) -> Result<(), FoldErr
         summary.folded.push(name);
     }
     graph.order.retain(|n| !removed.contains(n));
-    summary.removed_constants += remove_unread_constants(graph, &protected);
+    summary.removed_constants += remove_unread_constants(graph, &protected, &read_before);
     Ok(())
 }
 
@@ -207,6 +226,19 @@ fn fits(op: &Op, opset: i64, inputs: &[Option<&TensorValue>], n_out: usize) -> b
 
 /// The constant behind `v`: an initializer that is not a graph input, a
 /// `Constant` node's output, or an output folded earlier.
+/// Whether `v` is an initializer (not a graph input) or a `Constant` output,
+/// without converting it.
+fn is_constant(graph: &Graph, v: ValueId) -> bool {
+    if graph.inputs.contains(&v) {
+        return false;
+    }
+    match &graph.value(v).def {
+        ValueDef::Initializer(_) => true,
+        ValueDef::Node { node, .. } => matches!(graph.node(*node).op, Op::Constant(_)),
+        ValueDef::Input => false,
+    }
+}
+
 fn constant_of(
     graph: &Graph,
     v: ValueId,
@@ -266,8 +298,20 @@ fn touches(node: &wdq_ir::Node, protected: &HashSet<ValueId>) -> bool {
         .any(|v| protected.contains(v))
 }
 
-/// Removes live `Constant` nodes that no node and no graph output reads.
-fn remove_unread_constants(graph: &mut Graph, protected: &HashSet<ValueId>) -> usize {
+/// Removes live `Constant` nodes that folding left unread: read before the
+/// pass, by no node and no graph output after it. Nothing is removed from a
+/// graph with opaque nodes, whose sub-graphs may name values implicitly.
+fn remove_unread_constants(
+    graph: &mut Graph,
+    protected: &HashSet<ValueId>,
+    read_before: &HashSet<ValueId>,
+) -> usize {
+    if graph
+        .live_nodes()
+        .any(|(_, n)| matches!(n.op, Op::Opaque { .. }))
+    {
+        return 0;
+    }
     let users = graph.users();
     let before = graph.order.len();
     let dead: HashSet<NodeId> = graph
@@ -275,7 +319,10 @@ fn remove_unread_constants(graph: &mut Graph, protected: &HashSet<ValueId>) -> u
         .filter(|(_, n)| matches!(n.op, Op::Constant(_)))
         .filter(|(_, n)| {
             n.outputs.iter().flatten().all(|v| {
-                users[v.index()].is_empty() && !graph.outputs.contains(v) && !protected.contains(v)
+                read_before.contains(v)
+                    && users[v.index()].is_empty()
+                    && !graph.outputs.contains(v)
+                    && !protected.contains(v)
             })
         })
         .map(|(id, _)| id)

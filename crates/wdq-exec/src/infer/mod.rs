@@ -1,14 +1,15 @@
 //! Static shape and type inference: fills `value.ty` with fully known
 //! shapes for every value whose shape follows from the graph input shapes.
 //!
-//! One forward sweep over the live nodes in order keeps a [`Fact`] per value
+//! One forward sweep over the live nodes in order keeps a fact per value
 //! (element type, shape, and the constant value when it is one). Constant
 //! values come from initializers that are not graph inputs, `Constant`
 //! nodes, `Shape` of a known shape, and any node whose inputs are all
 //! constant and whose output is small (computed by the kernel itself), so
 //! that shape sub-graphs (Shape -> Gather -> Concat -> Reshape) resolve.
-//! Opaque ops leave their outputs unknown, and so does everything that
-//! needs an unknown shape downstream; only contradictions are errors.
+//! Opaque ops leave their outputs as the model declares them (usually
+//! unknown), and so does everything that needs an unknown shape downstream;
+//! only contradictions are errors.
 
 mod nn_rules;
 pub(crate) mod rules;
@@ -103,7 +104,7 @@ pub(crate) fn infer_facts(
         let declared = value.ty.as_ref();
         match &value.def {
             ValueDef::Initializer(t) if !graph.inputs.contains(&id) => {
-                facts[i] = if t.len() <= rules::CONST_LIMIT {
+                facts[i] = if t.len() <= rules::VALUE_LIMIT {
                     match TensorValue::from_tensor(t) {
                         Ok(v) => Fact::constant(v),
                         Err(_) => Fact::new(Some(t.dtype()), Some(t.shape().to_vec())),
@@ -163,9 +164,22 @@ pub(crate) fn infer_facts(
             source,
         };
         let mut out = if matches!(node.op, Op::Opaque { .. }) {
-            Vec::new()
+            // What the model declares (value_info) is all there is to know.
+            node.outputs
+                .iter()
+                .map(|o| {
+                    let ty = o.and_then(|v| graph.value(v).ty.as_ref());
+                    Fact::new(ty.map(|t| t.dtype), ty.and_then(TensorType::concrete_shape))
+                })
+                .collect()
         } else {
-            rules::node_facts(&node.op, opset, &operands, n_out).map_err(named)?
+            match rules::node_facts(&node.op, opset, &operands, n_out) {
+                Ok(facts) => facts,
+                // A form the rules do not model (an exotic dtype or mode)
+                // leaves the outputs unknown rather than failing.
+                Err(KernelError::Unsupported(_)) => Vec::new(),
+                Err(e) => return Err(named(e)),
+            }
         };
         if should_evaluate(&node.op, &operands, &out) {
             let inputs: Vec<Option<&TensorValue>> = operands.iter().map(|o| o.value).collect();
@@ -198,7 +212,7 @@ fn should_evaluate(op: &Op, operands: &[Operand<'_>], out: &[Fact]) -> bool {
                 && f.shape.as_ref().is_some_and(|s| {
                     s.iter()
                         .try_fold(1usize, |a, &d| a.checked_mul(d))
-                        .is_some_and(|n| n <= rules::CONST_LIMIT)
+                        .is_some_and(|n| n <= rules::VALUE_LIMIT)
                 })
         });
     inputs_known && small

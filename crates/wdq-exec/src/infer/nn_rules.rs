@@ -130,7 +130,9 @@ fn window(
     let mode = auto_pad.unwrap_or("NOTSET");
     (0..rank)
         .map(|i| {
-            let span = (kernel[i] - 1) * dilation[i] + 1;
+            let span = (kernel[i] - 1)
+                .saturating_mul(dilation[i])
+                .saturating_add(1);
             let (n, s) = (input[i], stride[i]);
             let (begin, end) = match mode {
                 "SAME_UPPER" | "SAME_LOWER" => return Ok(n.div_ceil(s)),
@@ -143,7 +145,7 @@ fn window(
                     })
                 }
             };
-            let padded = n + begin + end;
+            let padded = n.saturating_add(begin).saturating_add(end);
             if padded < span {
                 return Err(KernelError::Shape(format!(
                     "window of extent {span} does not fit padded input {padded} on spatial axis {i}"
@@ -180,11 +182,11 @@ fn conv(
             name: "group",
             why: "must be positive".into(),
         })?;
-    if x[1] != w[1] * group || !w[0].is_multiple_of(group) {
+    let expected = w[1].saturating_mul(group);
+    if x[1] != expected || !w[0].is_multiple_of(group) {
         return Err(KernelError::Shape(format!(
-            "Conv input has {} channels, weight {w:?} with group {group} expects {}",
-            x[1],
-            w[1] * group
+            "Conv input has {} channels, weight {w:?} with group {group} expects {expected}",
+            x[1]
         )));
     }
     if let Some(b) = bias {
@@ -245,7 +247,12 @@ fn conv_transpose(a: &ConvAttrs, x: &[usize], w: &[usize]) -> Result<Vec<usize>,
     }
     let rank = x.len() - 2;
     let kernel = kernel_of(&a.kernel_shape, &w[2..])?;
-    let head = [x[0], w[1] * group];
+    if kernel.contains(&0) {
+        return Err(KernelError::Shape(format!(
+            "ConvTranspose weight {w:?} has an empty kernel"
+        )));
+    }
+    let head = [x[0], w[1].saturating_mul(group)];
     if let Some(shape) = &a.output_shape {
         let tail = shape
             .get(shape.len().saturating_sub(rank)..)
@@ -267,13 +274,17 @@ fn conv_transpose(a: &ConvAttrs, x: &[usize], w: &[usize]) -> Result<Vec<usize>,
     let spatial = (0..rank)
         .map(|i| {
             if same {
-                return Ok(x[i + 2] * stride[i]);
+                return Ok(x[i + 2].saturating_mul(stride[i]));
             }
-            let full =
-                stride[i] * (x[i + 2].max(1) - 1) + extra[i] + (kernel[i] - 1) * dilation[i] + 1;
-            full.checked_sub(pads[i] + pads[i + rank]).ok_or_else(|| {
-                KernelError::Shape(format!("ConvTranspose pads exceed the output on axis {i}"))
-            })
+            let full = stride[i]
+                .saturating_mul(x[i + 2].max(1) - 1)
+                .saturating_add(extra[i])
+                .saturating_add((kernel[i] - 1).saturating_mul(dilation[i]))
+                .saturating_add(1);
+            full.checked_sub(pads[i].saturating_add(pads[i + rank]))
+                .ok_or_else(|| {
+                    KernelError::Shape(format!("ConvTranspose pads exceed the output on axis {i}"))
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(head.into_iter().chain(spatial).collect())

@@ -11,8 +11,12 @@ use crate::{KernelContext, KernelError, TensorValue};
 use std::sync::Arc;
 use wdq_ir::{DType, Op};
 
-/// Largest output (elements) that inference and folding compute as a constant.
+/// Largest output (elements) that folding computes as a constant.
 pub(crate) const CONST_LIMIT: usize = 1 << 20;
+
+/// Largest tensor (elements) whose value inference keeps: values only serve
+/// shape math there, so weights are not copied.
+pub(crate) const VALUE_LIMIT: usize = 1 << 16;
 
 /// The facts about `n_out` outputs of `op` given its operands.
 ///
@@ -41,7 +45,7 @@ pub(crate) fn node_facts(
     let unknown = || Ok(vec![Fact::new(d0, None)]);
     match op {
         Op::Constant(a) => match wdq_ir::constant_tensor(a) {
-            Some(t) if t.len() > CONST_LIMIT => {
+            Some(t) if t.len() > VALUE_LIMIT => {
                 Ok(vec![Fact::new(Some(t.dtype()), Some(t.shape().to_vec()))])
             }
             _ => evaluate(op, opset, &consts, n_out),
@@ -56,6 +60,14 @@ pub(crate) fn node_facts(
             Some(s) => Ok(vec![Fact::constant(tensor_ops::shape_of(s, a)?)]),
             None => Ok(vec![Fact::new(Some(DType::I64), None)]),
         },
+        // A Reshape to an explicit shape needs no input shape.
+        Op::Reshape(a) if s0.is_none() && controls_known(1) => {
+            let spec = tensor_ops::reshape_spec(a, &consts)?;
+            let explicit = spec
+                .iter()
+                .all(|&d| d > 0 || (d == 0 && a.allowzero == Some(1)));
+            same(explicit.then(|| spec.iter().map(|&d| d as usize).collect()))
+        }
         _ if s0.is_none() && !matches!(op, Op::ConstantOfShape(_) | Op::Range | Op::Concat(_)) => {
             Ok(vec![Fact::new(out_dtype(op, ins)?, None); n_out.max(1)])
         }
@@ -190,8 +202,14 @@ fn out_dtype(op: &Op, ins: &[Operand<'_>]) -> Result<Option<DType>, KernelError>
     Ok(match op {
         Op::Equal | Op::Greater | Op::Less | Op::Not => Some(DType::Bool),
         Op::Where => dtype(1),
-        Op::Cast(a) => Some(tensor_ops::cast_target(a.to)?),
-        Op::QuantizeLinear(a) => Some(tensor_ops::quantized_dtype(a, dtype(2))?),
+        Op::Cast(a) => {
+            a.to.and_then(|t| i32::try_from(t).ok())
+                .and_then(DType::from_onnx)
+        }
+        Op::QuantizeLinear(a) => match dtype(2) {
+            Some(d) => Some(d),
+            None => Some(tensor_ops::quantized_dtype(a, None)?),
+        },
         Op::DequantizeLinear(_) => Some(dtype(1).unwrap_or(DType::F32)),
         Op::Shape(_) => Some(DType::I64),
         Op::ConstantOfShape(a) => Some(a.value.as_ref().map_or(DType::F32, |t| t.dtype())),

@@ -5,10 +5,10 @@
 //! Clip reads its bounds from attributes before opset 11 and from optional
 //! inputs 1 and 2 from opset 11 on.
 
+use super::parallel::chunks;
 use super::{array, contiguous, input, single, PARALLEL_MIN};
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
 use ndarray::ArrayD;
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::Op;
 
 /// Maps `f` over the elements in row-major order (in parallel when large).
@@ -19,9 +19,8 @@ where
 {
     let src = contiguous(a);
     let mut out = vec![T::default(); src.len()];
-    let chunk = PARALLEL_MIN.min(src.len()).max(1);
-    out.par_chunks_mut(chunk).enumerate().for_each(|(i, o)| {
-        for (o, &x) in o.iter_mut().zip(&src[i * chunk..]) {
+    chunks(&mut out, PARALLEL_MIN, src.len(), |i, o| {
+        for (o, &x) in o.iter_mut().zip(&src[i * PARALLEL_MIN..]) {
             *o = f(x);
         }
     });

@@ -7,9 +7,9 @@
 //! paths. Large outputs are split over threads by whole inner rows: every
 //! element is computed by one task and its value does not depend on the split.
 
+use super::parallel::chunks;
 use super::PARALLEL_MIN;
 use crate::KernelError;
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 
 /// The numpy broadcast of two shapes.
 ///
@@ -105,16 +105,9 @@ where
     if total == 0 {
         return Ok((shape, out));
     }
-    let chunk = |len: usize| {
-        if total >= PARALLEL_MIN {
-            len.max(PARALLEL_MIN / 4)
-        } else {
-            total
-        }
-    };
     if a.len() == total && b.len() == total {
-        let c = chunk(1);
-        out.par_chunks_mut(c).enumerate().for_each(|(i, o)| {
+        let c = PARALLEL_MIN;
+        chunks(&mut out, c, total, |i, o| {
             let (x, y) = (&a[i * c..i * c + o.len()], &b[i * c..i * c + o.len()]);
             for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
                 *o = f(x, y);
@@ -127,48 +120,46 @@ where
     let axes = coalesce(&shape, &sa, &sb);
     let (inner, ia, ib) = axes[axes.len() - 1];
     let outer = &axes[..axes.len() - 1];
-    let rows_per_task = chunk(inner).div_ceil(inner);
-    out.par_chunks_mut(rows_per_task * inner)
-        .enumerate()
-        .for_each(|(task, o)| {
-            for (row, o_row) in (task * rows_per_task..).zip(o.chunks_exact_mut(inner)) {
-                let (mut oa, mut ob, mut rest) = (0, 0, row);
-                for &(n, s1, s2) in outer.iter().rev() {
-                    let idx = rest % n;
-                    rest /= n;
-                    oa += idx * s1;
-                    ob += idx * s2;
+    let rows_per_task = PARALLEL_MIN.div_ceil(inner);
+    chunks(&mut out, rows_per_task * inner, total, |task, o| {
+        for (row, o_row) in (task * rows_per_task..).zip(o.chunks_exact_mut(inner)) {
+            let (mut oa, mut ob, mut rest) = (0, 0, row);
+            for &(n, s1, s2) in outer.iter().rev() {
+                let idx = rest % n;
+                rest /= n;
+                oa += idx * s1;
+                ob += idx * s2;
+            }
+            match (ia, ib) {
+                (1, 1) => {
+                    for ((o, &x), &y) in o_row
+                        .iter_mut()
+                        .zip(&a[oa..oa + inner])
+                        .zip(&b[ob..ob + inner])
+                    {
+                        *o = f(x, y);
+                    }
                 }
-                match (ia, ib) {
-                    (1, 1) => {
-                        for ((o, &x), &y) in o_row
-                            .iter_mut()
-                            .zip(&a[oa..oa + inner])
-                            .zip(&b[ob..ob + inner])
-                        {
-                            *o = f(x, y);
-                        }
+                (1, 0) => {
+                    let y = b[ob];
+                    for (o, &x) in o_row.iter_mut().zip(&a[oa..oa + inner]) {
+                        *o = f(x, y);
                     }
-                    (1, 0) => {
-                        let y = b[ob];
-                        for (o, &x) in o_row.iter_mut().zip(&a[oa..oa + inner]) {
-                            *o = f(x, y);
-                        }
+                }
+                (0, 1) => {
+                    let x = a[oa];
+                    for (o, &y) in o_row.iter_mut().zip(&b[ob..ob + inner]) {
+                        *o = f(x, y);
                     }
-                    (0, 1) => {
-                        let x = a[oa];
-                        for (o, &y) in o_row.iter_mut().zip(&b[ob..ob + inner]) {
-                            *o = f(x, y);
-                        }
-                    }
-                    _ => {
-                        for (j, o) in o_row.iter_mut().enumerate() {
-                            *o = f(a[oa + j * ia], b[ob + j * ib]);
-                        }
+                }
+                _ => {
+                    for (j, o) in o_row.iter_mut().enumerate() {
+                        *o = f(a[oa + j * ia], b[ob + j * ib]);
                     }
                 }
             }
-        });
+        }
+    });
     Ok((shape, out))
 }
 

@@ -9,10 +9,10 @@
 
 use super::geometry::{self, Window, WindowAttrs};
 use super::im2col::im2col;
+use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
 use super::{array, contiguous, depthwise, f32_input, optional_f32, single};
 use crate::{KernelError, KernelResult, TensorValue};
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::ConvAttrs;
 
 /// Upper bound on the floats of one `im2col` tile (per task).
@@ -146,23 +146,23 @@ pub(crate) fn conv_forward(
         return Ok(y);
     }
     let in_item = shape.in_channels * shape.window.input_len();
-    let threads = if shape.batch >= rayon::current_num_threads() {
+    let work =
+        shape.batch * item * shape.in_per_group() * shape.window.kernel_len() / MACS_PER_UNIT;
+    let threads = if shape.batch >= rayon::current_num_threads() || !worth_sharing(work) {
         Threads::Single
     } else {
         Threads::Pool
     };
-    y.par_chunks_mut(item)
-        .enumerate()
-        .try_for_each_init(Vec::new, |col, (n, y_n)| {
-            conv_item(
-                shape,
-                &x[n * in_item..(n + 1) * in_item],
-                w,
-                y_n,
-                col,
-                threads,
-            )
-        })?;
+    try_chunks(&mut y, item, work, Vec::new, |col, n, y_n| {
+        conv_item(
+            shape,
+            &x[n * in_item..(n + 1) * in_item],
+            w,
+            y_n,
+            col,
+            threads,
+        )
+    })?;
     Ok(y)
 }
 

@@ -11,10 +11,10 @@
 use super::conv::{group_of, kernel_of};
 use super::geometry::{Window, MAX_SPATIAL};
 use super::im2col::col2im;
+use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
 use super::{array, contiguous, f32_input, optional_f32, single};
 use crate::{KernelError, KernelResult, TensorValue};
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::ConvAttrs;
 
 fn ints(
@@ -171,38 +171,37 @@ pub(super) fn conv_transpose(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>])
             plane.fill(v);
         }
     }
-    let threads = if batch >= rayon::current_num_threads() {
+    let work = batch * rows * in_plane * cin_g / MACS_PER_UNIT;
+    let threads = if batch >= rayon::current_num_threads() || !worth_sharing(work) {
         Threads::Single
     } else {
         Threads::Pool
     };
     if item > 0 {
-        y.par_chunks_mut(item)
-            .enumerate()
-            .try_for_each_init(Vec::new, |col, (n, y_n)| {
-                col.resize(rows * in_plane, 0.0);
-                for g in 0..group {
-                    let xg = &xd[(n * cin + g * cin_g) * in_plane..][..cin_g * in_plane];
-                    let wg = &wd[g * cin_g * rows..(g + 1) * cin_g * rows];
-                    let dst = MatMut::row_major(&mut col[..rows * in_plane], rows, in_plane)?;
-                    let lhs = MatRef::row_major(wg, cin_g, rows)?.t();
-                    sgemm(
-                        dst,
-                        lhs,
-                        MatRef::row_major(xg, cin_g, in_plane)?,
-                        false,
-                        1.0,
-                        threads,
-                    )?;
-                    col2im(
-                        col,
-                        cout_g,
-                        &win,
-                        &mut y_n[g * cout_g * out_plane..(g + 1) * cout_g * out_plane],
-                    );
-                }
-                Ok::<(), KernelError>(())
-            })?;
+        try_chunks(&mut y, item, work, Vec::new, |col, n, y_n| {
+            col.resize(rows * in_plane, 0.0);
+            for g in 0..group {
+                let xg = &xd[(n * cin + g * cin_g) * in_plane..][..cin_g * in_plane];
+                let wg = &wd[g * cin_g * rows..(g + 1) * cin_g * rows];
+                let dst = MatMut::row_major(&mut col[..rows * in_plane], rows, in_plane)?;
+                let lhs = MatRef::row_major(wg, cin_g, rows)?.t();
+                sgemm(
+                    dst,
+                    lhs,
+                    MatRef::row_major(xg, cin_g, in_plane)?,
+                    false,
+                    1.0,
+                    threads,
+                )?;
+                col2im(
+                    col,
+                    cout_g,
+                    &win,
+                    &mut y_n[g * cout_g * out_plane..(g + 1) * cout_g * out_plane],
+                );
+            }
+            Ok::<(), KernelError>(())
+        })?;
     }
     let mut dims = vec![batch, cout];
     dims.extend_from_slice(&win.input[MAX_SPATIAL - win.rank..]);

@@ -1,11 +1,14 @@
 //! Depthwise convolution (one input channel per group, any channel
-//! multiplier, rank 1 or 2) as a direct loop: for each output plane and
-//! each kernel tap, a scaled shifted row of the input is added to each
-//! output row. Planes run in parallel; within a plane the taps are summed in
-//! a fixed order after the bias.
+//! multiplier, rank 1 or 2) as a direct loop over a zero-padded copy of each
+//! input plane. Planes run in parallel; each output is its bias plus the sum
+//! of its taps in a fixed order.
 
 use super::conv::ConvShape;
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
+use super::geometry::Window;
+use super::parallel::try_chunks;
+
+/// Outputs computed together, kept in registers across all kernel taps.
+const LANES: usize = 16;
 
 /// Adds the depthwise convolution of `x` by `w` into `y` (which holds the
 /// bias). The caller checked `shape` (group = input channels, rank <= 2) and
@@ -16,46 +19,55 @@ pub(crate) fn depthwise(shape: &ConvShape, x: &[f32], w: &[f32], y: &mut [f32]) 
     let taps = win.kernel_len();
     let mult = shape.out_per_group();
     let channels = shape.out_channels;
-    y.par_chunks_mut(out_plane)
-        .enumerate()
-        .for_each(|(idx, y_plane)| {
-            let (n, m) = (idx / channels, idx % channels);
-            let c = m / mult;
-            let x_plane = &x[(n * shape.in_channels + c) * in_plane..][..in_plane];
-            plane(win, x_plane, &w[m * taps..(m + 1) * taps], y_plane);
-        });
+    let work = y.len() * taps;
+    let _ = try_chunks(y, out_plane, work, Vec::new, |padded, idx, y_plane| {
+        let (n, m) = (idx / channels, idx % channels);
+        let c = m / mult;
+        let x_plane = &x[(n * shape.in_channels + c) * in_plane..][..in_plane];
+        plane(win, x_plane, &w[m * taps..(m + 1) * taps], y_plane, padded);
+        Ok::<(), std::convert::Infallible>(())
+    });
 }
 
-fn plane(win: &super::geometry::Window, x: &[f32], w: &[f32], y: &mut [f32]) {
+/// One output plane: the input is copied once into a zero-padded buffer
+/// wide enough for whole `LANES` chunks, so the tap loops need no bounds
+/// logic; each chunk of outputs sums its taps in `(ky, kx)` order.
+fn plane(win: &Window, x: &[f32], w: &[f32], y: &mut [f32], padded: &mut Vec<f32>) {
     let [_, kh, kw] = win.kernel;
     let [_, oh_n, ow_n] = win.output;
-    let iw_n = win.input[2];
-    let (sw, dw, pw) = (win.stride[2], win.dilation[2], win.pad_begin[2]);
-    let ranges: Vec<(usize, usize)> = (0..kw).map(|kx| win.valid_outputs(2, kx)).collect();
-    for oh in 0..oh_n {
-        let y_row = &mut y[oh * ow_n..(oh + 1) * ow_n];
-        for ky in 0..kh {
-            let Some(ih) = win.source(1, oh, ky) else {
-                continue;
-            };
-            let x_row = &x[ih * iw_n..(ih + 1) * iw_n];
-            for kx in 0..kw {
-                let (lo, hi) = ranges[kx];
-                if lo >= hi {
-                    continue;
-                }
-                let weight = w[ky * kw + kx];
-                let first = lo * sw + kx * dw - pw;
-                let out = &mut y_row[lo..hi];
-                if sw == 1 {
-                    for (o, v) in out.iter_mut().zip(&x_row[first..first + (hi - lo)]) {
-                        *o += weight * v;
+    let [_, ih_n, iw_n] = win.input;
+    let (sh, sw) = (win.stride[1], win.stride[2]);
+    let (dh, dw) = (win.dilation[1], win.dilation[2]);
+    let (ph, pw) = (win.pad_begin[1], win.pad_begin[2]);
+    let chunks = ow_n.div_ceil(LANES);
+    let width = ((chunks * LANES - 1) * sw + (kw - 1) * dw + 1).max(pw + iw_n);
+    let height = ((oh_n - 1) * sh + (kh - 1) * dh + 1).max(ph + ih_n);
+    padded.clear();
+    padded.resize(width * height, 0.0);
+    for (ih, row) in x.chunks_exact(iw_n).enumerate() {
+        padded[(ih + ph) * width + pw..][..iw_n].copy_from_slice(row);
+    }
+    for (oh, y_row) in y.chunks_exact_mut(ow_n).enumerate() {
+        for chunk in 0..chunks {
+            let mut acc = [0.0f32; LANES];
+            for ky in 0..kh {
+                let row = (oh * sh + ky * dh) * width + chunk * LANES * sw;
+                for kx in 0..kw {
+                    let weight = w[ky * kw + kx];
+                    let base = row + kx * dw;
+                    if sw == 1 {
+                        for (a, v) in acc.iter_mut().zip(&padded[base..base + LANES]) {
+                            *a += weight * v;
+                        }
+                    } else {
+                        for (a, v) in acc.iter_mut().zip(padded[base..].iter().step_by(sw)) {
+                            *a += weight * v;
+                        }
                     }
-                } else {
-                    for (o, v) in out.iter_mut().zip(x_row[first..].iter().step_by(sw)) {
-                        *o += weight * v;
-                    }
                 }
+            }
+            for (o, a) in y_row[chunk * LANES..].iter_mut().zip(acc) {
+                *o += a;
             }
         }
     }

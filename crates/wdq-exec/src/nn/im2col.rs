@@ -55,6 +55,10 @@ pub(crate) fn im2col(
     let [_, kh, kw] = w.kernel;
     let [_, ih_n, iw_n] = w.input;
     let (sw, dw, pw) = (w.stride[2], w.dilation[2], w.pad_begin[2]);
+    if w.kernel[0] == 1 && w.input[0] == 1 && w.stride[1] == 1 && sw == 1 && w.output[2] == iw_n {
+        shifted_rows(x, channels, w, p0, p1, col);
+        return;
+    }
     let runs = runs(w, p0, p1);
     let taps = w.kernel_len();
     for (r, row) in col.chunks_exact_mut(tile).enumerate().take(channels * taps) {
@@ -85,6 +89,47 @@ pub(crate) fn im2col(
                     for (o, s) in out.iter_mut().zip(src_row[first..].iter().step_by(sw)) {
                         *o = *s;
                     }
+                }
+            }
+        }
+    }
+}
+
+/// [`im2col`] for a 1-D or 2-D window with unit strides whose output rows
+/// are as wide as the input rows (e.g. 3x3 with pads 1): each patch row is
+/// then the input plane shifted by a constant offset, so it is one
+/// contiguous copy, after which the few positions that wrapped around a row
+/// edge or fell in the padding are zeroed.
+fn shifted_rows(x: &[f32], channels: usize, w: &Window, p0: usize, p1: usize, col: &mut [f32]) {
+    let tile = p1 - p0;
+    let plane = w.input_len() as isize;
+    let kw = w.kernel[2];
+    let row_len = w.output[2];
+    let (dh, dw) = (w.dilation[1], w.dilation[2]);
+    let (ph, pw) = (w.pad_begin[1], w.pad_begin[2]);
+    let taps = w.kernel_len();
+    for (r, row) in col.chunks_exact_mut(tile).enumerate().take(channels * taps) {
+        let (c, tap) = (r / taps, r % taps);
+        let (ky, kx) = (tap / kw, tap % kw);
+        let xc = &x[c * plane as usize..(c + 1) * plane as usize];
+        let shift = (ky * dh * row_len + kx * dw) as isize - (ph * row_len + pw) as isize;
+        let (oh_lo, oh_hi) = w.valid_outputs(1, ky);
+        let (ow_lo, ow_hi) = w.valid_outputs(2, kx);
+        // Positions on valid output rows, then those whose source is in the plane.
+        let a = (oh_lo * row_len).clamp(p0, p1);
+        let b = (oh_hi * row_len).clamp(a, p1);
+        let a2 = (a as isize).max(-shift).min(b as isize) as usize;
+        let b2 = (b as isize).min(plane - shift).max(a2 as isize) as usize;
+        row[..a2 - p0].fill(0.0);
+        row[b2 - p0..].fill(0.0);
+        let src = (a2 as isize + shift) as usize;
+        row[a2 - p0..b2 - p0].copy_from_slice(&xc[src..src + (b2 - a2)]);
+        if a < b && (ow_lo > 0 || ow_hi < row_len) {
+            for oh in a / row_len..=(b - 1) / row_len {
+                let start = oh * row_len;
+                let wrapped = (start..start + ow_lo).chain(start + ow_hi..start + row_len);
+                for p in wrapped.filter(|p| (a..b).contains(p)) {
+                    row[p - p0] = 0.0;
                 }
             }
         }

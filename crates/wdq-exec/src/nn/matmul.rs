@@ -7,10 +7,10 @@
 //! one product; otherwise each batch matrix is a task.
 
 use super::broadcast::{broadcast_shape, strides_in, zip};
+use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
 use super::{array, contiguous, f32_input, optional_f32, single};
 use crate::{KernelError, KernelResult, TensorValue};
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::GemmAttrs;
 
 /// Gemm.
@@ -126,14 +126,18 @@ pub(super) fn matmul(inputs: &[Option<&TensorValue>]) -> KernelResult {
     } else if m * n > 0 {
         let sa = strides_in(&a_shape[..ar - 2], &batch);
         let sb = strides_in(&b_shape[..br - 2], &batch);
-        let threads = if count >= rayon::current_num_threads() {
+        let work = count * m * n * k / MACS_PER_UNIT;
+        let threads = if count >= rayon::current_num_threads() || !worth_sharing(work) {
             Threads::Single
         } else {
             Threads::Pool
         };
-        y.par_chunks_mut(m * n)
-            .enumerate()
-            .try_for_each(|(i, y_i)| {
+        try_chunks(
+            &mut y,
+            m * n,
+            work,
+            || (),
+            |_, i, y_i| {
                 let (mut oa, mut ob, mut rest) = (0, 0, i);
                 for d in (0..batch.len()).rev() {
                     let idx = rest % batch[d];
@@ -144,7 +148,8 @@ pub(super) fn matmul(inputs: &[Option<&TensorValue>]) -> KernelResult {
                 let lhs = MatRef::row_major(&ad[oa * m * k..][..m * k], m, k)?;
                 let rhs = MatRef::row_major(&bd[ob * k * n..][..k * n], k, n)?;
                 sgemm(MatMut::row_major(y_i, m, n)?, lhs, rhs, false, 1.0, threads)
-            })?;
+            },
+        )?;
     }
     let mut dims = batch;
     if a.ndim() > 1 {

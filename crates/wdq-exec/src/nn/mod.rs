@@ -21,6 +21,7 @@ mod geometry;
 mod im2col;
 mod matmul;
 mod norm;
+mod parallel;
 mod pool;
 pub(crate) mod sgemm;
 mod softmax;

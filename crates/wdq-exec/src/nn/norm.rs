@@ -8,10 +8,10 @@
 //! ones).
 
 use super::broadcast::zip;
+use super::parallel::chunks;
 use super::{array, contiguous, f32_input, optional_f32, resolve_axis, PARALLEL_MIN};
 use crate::{KernelError, KernelResult, TensorValue};
 use ndarray::ArrayD;
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::{BatchNormAttrs, LayerNormAttrs};
 
 fn per_channel<'a>(
@@ -66,7 +66,7 @@ pub(super) fn batch_norm(attrs: &BatchNormAttrs, inputs: &[Option<&TensorValue>]
     let src = contiguous(x);
     let mut out = vec![0.0f32; src.len()];
     if plane > 0 {
-        out.par_chunks_mut(plane).enumerate().for_each(|(i, o)| {
+        chunks(&mut out, plane, src.len(), |i, o| {
             let c = i % channels;
             let (ac, bc) = (a[c], b[c]);
             for (o, &v) in o.iter_mut().zip(&src[i * plane..(i + 1) * plane]) {
@@ -118,23 +118,23 @@ pub(super) fn layer_norm(attrs: &LayerNormAttrs, inputs: &[Option<&TensorValue>]
     let mut stats = vec![(0.0f32, 0.0f32); rows];
     if let Some(per_task) = PARALLEL_MIN.checked_div(d) {
         let per_task = per_task.max(1);
-        out.par_chunks_mut(d * per_task)
-            .zip(stats.par_chunks_mut(per_task))
-            .enumerate()
-            .for_each(|(t, (o, st))| {
-                for (r, (o_row, s)) in o.chunks_exact_mut(d).zip(st.iter_mut()).enumerate() {
-                    let row = &src[(t * per_task + r) * d..][..d];
-                    let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-                    let var =
-                        row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
-                    let inv = 1.0 / (var + eps).sqrt();
-                    let (m, i) = (mean as f32, inv as f32);
-                    for (j, (o, &v)) in o_row.iter_mut().zip(row).enumerate() {
-                        *o = (v - m) * i * scale[j] + bias[j];
-                    }
-                    *s = (m, i);
+        chunks(&mut stats, per_task, src.len(), |t, st| {
+            for (r, s) in st.iter_mut().enumerate() {
+                let row = &src[(t * per_task + r) * d..][..d];
+                let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+                let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+                *s = (mean as f32, (1.0 / (var + eps).sqrt()) as f32);
+            }
+        });
+        chunks(&mut out, d * per_task, src.len(), |t, o| {
+            for (r, o_row) in o.chunks_exact_mut(d).enumerate() {
+                let row = &src[(t * per_task + r) * d..][..d];
+                let (m, i) = stats[t * per_task + r];
+                for (j, (o, &v)) in o_row.iter_mut().zip(row).enumerate() {
+                    *o = (v - m) * i * scale[j] + bias[j];
                 }
-            });
+            }
+        });
     }
     let mut stat_shape = shape[..axis].to_vec();
     stat_shape.resize(shape.len(), 1);

@@ -9,9 +9,9 @@
 //! MaxPool's `Indices` output is not produced (`None`).
 
 use super::geometry::{self, Window, WindowAttrs};
+use super::parallel::chunks;
 use super::{array, contiguous, f32_input, single};
 use crate::{KernelError, KernelResult, TensorValue};
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::PoolAttrs;
 
 /// Which reduction a pool computes.
@@ -82,59 +82,58 @@ pub(super) fn pool(
     let planes = shape[0] * shape[1];
     let mut out = vec![0.0f32; planes * out_plane];
     if out_plane > 0 {
-        out.par_chunks_mut(out_plane)
-            .enumerate()
-            .for_each(|(p, o)| {
-                let xp = &src[p * in_plane..(p + 1) * in_plane];
-                let mut idx = 0;
-                for od in 0..od_n {
-                    for oh in 0..oh_n {
-                        for ow in 0..ow_n {
-                            let (td, th, tw) =
-                                (&axes[0].taps[od], &axes[1].taps[oh], &axes[2].taps[ow]);
-                            o[idx] = match kind {
-                                PoolKind::Max => {
-                                    let mut m = f32::MIN;
-                                    for &z in td {
-                                        for &y in th {
-                                            let row = &xp[(z * ih_n + y) * iw_n..];
-                                            for &xx in tw {
-                                                let v = row[xx];
-                                                if v > m || v.is_nan() {
-                                                    m = v;
-                                                }
+        let work = out.len() * win.kernel_len();
+        chunks(&mut out, out_plane, work, |p, o| {
+            let xp = &src[p * in_plane..(p + 1) * in_plane];
+            let mut idx = 0;
+            for od in 0..od_n {
+                for oh in 0..oh_n {
+                    for ow in 0..ow_n {
+                        let (td, th, tw) =
+                            (&axes[0].taps[od], &axes[1].taps[oh], &axes[2].taps[ow]);
+                        o[idx] = match kind {
+                            PoolKind::Max => {
+                                let mut m = f32::MIN;
+                                for &z in td {
+                                    for &y in th {
+                                        let row = &xp[(z * ih_n + y) * iw_n..];
+                                        for &xx in tw {
+                                            let v = row[xx];
+                                            if v > m || v.is_nan() {
+                                                m = v;
                                             }
                                         }
                                     }
-                                    m
                                 }
-                                PoolKind::Average => {
-                                    let mut sum = 0.0f32;
-                                    for &z in td {
-                                        for &y in th {
-                                            let row = &xp[(z * ih_n + y) * iw_n..];
-                                            for &xx in tw {
-                                                sum += row[xx];
-                                            }
+                                m
+                            }
+                            PoolKind::Average => {
+                                let mut sum = 0.0f32;
+                                for &z in td {
+                                    for &y in th {
+                                        let row = &xp[(z * ih_n + y) * iw_n..];
+                                        for &xx in tw {
+                                            sum += row[xx];
                                         }
                                     }
-                                    let count = if include_pad {
-                                        axes[0].padded[od] * axes[1].padded[oh] * axes[2].padded[ow]
-                                    } else {
-                                        td.len() * th.len() * tw.len()
-                                    };
-                                    if count == 0 {
-                                        0.0
-                                    } else {
-                                        sum / count as f32
-                                    }
                                 }
-                            };
-                            idx += 1;
-                        }
+                                let count = if include_pad {
+                                    axes[0].padded[od] * axes[1].padded[oh] * axes[2].padded[ow]
+                                } else {
+                                    td.len() * th.len() * tw.len()
+                                };
+                                if count == 0 {
+                                    0.0
+                                } else {
+                                    sum / count as f32
+                                }
+                            }
+                        };
+                        idx += 1;
                     }
                 }
-            });
+            }
+        });
     }
     let mut dims = shape[..2].to_vec();
     dims.extend_from_slice(win.output_dims());
@@ -159,7 +158,7 @@ pub(super) fn global_pool(inputs: &[Option<&TensorValue>], kind: PoolKind) -> Ke
     let src = contiguous(x);
     let mut out = vec![0.0f32; planes];
     let per_task = (super::PARALLEL_MIN / plane.max(1)).max(1);
-    out.par_chunks_mut(per_task).enumerate().for_each(|(t, o)| {
+    chunks(&mut out, per_task, src.len(), |t, o| {
         for (i, v) in o.iter_mut().enumerate() {
             let p = t * per_task + i;
             let data = &src[p * plane..(p + 1) * plane];

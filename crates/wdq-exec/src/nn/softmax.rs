@@ -5,9 +5,9 @@
 //! (default axis 1) and each row is normalised. Each normalised line is
 //! computed by one task: max, then the sum of exponentials in index order.
 
+use super::parallel::chunks;
 use super::{array, contiguous, f32_input, resolve_axis, single};
 use crate::{KernelContext, KernelResult, TensorValue};
-use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::AxisAttrs;
 
 /// Normalises `len` values at `data[offset + i * stride]` into `out` likewise.
@@ -61,14 +61,12 @@ pub(super) fn softmax(
     let mut out = vec![0.0f32; src.len()];
     let block = len * inner;
     if block > 0 {
-        out.par_chunks_mut(block)
-            .enumerate()
-            .for_each(|(o, out_block)| {
-                let src_block = &src[o * block..(o + 1) * block];
-                for j in 0..inner {
-                    line(src_block, out_block, j, inner, len, log);
-                }
-            });
+        chunks(&mut out, block, 3 * src.len(), |o, out_block| {
+            let src_block = &src[o * block..(o + 1) * block];
+            for j in 0..inner {
+                line(src_block, out_block, j, inner, len, log);
+            }
+        });
     }
     debug_assert!(outer * block == src.len());
     single(TensorValue::F32(array(shape, out)?))

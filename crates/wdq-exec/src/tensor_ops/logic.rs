@@ -19,6 +19,7 @@ fn compare_arrays<T: PartialOrd>(
     how: Comparison,
 ) -> Result<ArrayD<bool>, KernelError> {
     let shape = broadcast_shapes(&[a.shape(), b.shape()])?;
+    crate::tensor_ops::elem::element_count(&shape)?;
     let (va, vb) = (view_as(a, &shape)?, view_as(b, &shape)?);
     Ok(Zip::from(&va).and(&vb).map_collect(|x, y| match how {
         Comparison::Equal => x == y,

@@ -105,6 +105,7 @@ pub(crate) fn resize_plan(
             return Err(KernelError::Shape("Resize needs scales or sizes".into()));
         }
     }
+    crate::tensor_ops::elem::element_count(&out_shape)?;
     Ok(ResizePlan { out_shape, scales })
 }
 
@@ -231,20 +232,30 @@ pub(crate) fn resize(
                 &Default::default()
             )?))
         }
-        "linear" => {
+        mode @ ("linear" | "cubic") => {
             let TensorValue::F32(a) = x else {
                 return Err(KernelError::InputType {
                     index: 0,
                     got: x.dtype(),
-                    expected: "f32 for linear Resize",
+                    expected: "f32 for linear and cubic Resize",
                 });
+            };
+            let cubic = Cubic {
+                a: attrs.cubic_coeff_a.unwrap_or(-0.75),
+                exclude_outside: attrs.exclude_outside.unwrap_or(0) != 0,
             };
             let mut out = a.clone();
             for axis in 0..shape.len() {
                 let (n, o, s) = (shape[axis], plan.out_shape[axis], plan.scales[axis]);
-                if n != o || s != 1.0 {
-                    out = linear_axis(&out, axis, o, |j| source(coord, j, s, n, o));
+                if n == o && s == 1.0 {
+                    continue;
                 }
+                let at = |j| source(coord, j, s, n, o);
+                out = if mode == "linear" {
+                    linear_axis(&out, axis, o, at)
+                } else {
+                    cubic_axis(&out, axis, o, at, cubic)
+                };
             }
             Ok(TensorValue::F32(out))
         }
@@ -276,6 +287,72 @@ fn linear_axis(
             .and(a.index_axis(Axis(axis), x0))
             .and(a.index_axis(Axis(axis), x1))
             .for_each(|o, &p, &q| *o = p * w0 + q * w1);
+    }
+    out
+}
+
+/// Cubic convolution parameters (Keys' kernel with coefficient `a`).
+#[derive(Clone, Copy, Debug)]
+struct Cubic {
+    a: f32,
+    exclude_outside: bool,
+}
+
+impl Cubic {
+    /// The four source taps around `x` and their weights; taps outside the
+    /// input are clamped to the edge, or dropped (and the weights
+    /// renormalised) with `exclude_outside`.
+    fn taps(self, x: f32, len_in: usize) -> [(usize, f32); 4] {
+        let a = self.a;
+        let base = x.floor();
+        let t = x - base;
+        let far = |d: f32| ((a * d - 5.0 * a) * d + 8.0 * a) * d - 4.0 * a;
+        let near = |d: f32| ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0;
+        let weights = [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)];
+        let last = len_in as i64 - 1;
+        let mut taps = [(0usize, 0.0f32); 4];
+        let mut total = 0.0;
+        for (k, w) in weights.into_iter().enumerate() {
+            let i = base as i64 - 1 + k as i64;
+            let inside = (0..=last).contains(&i);
+            let w = if self.exclude_outside && !inside {
+                0.0
+            } else {
+                w
+            };
+            taps[k] = (i.clamp(0, last.max(0)) as usize, w);
+            total += w;
+        }
+        if self.exclude_outside && total != 0.0 {
+            for tap in &mut taps {
+                tap.1 /= total;
+            }
+        }
+        taps
+    }
+}
+
+fn cubic_axis(
+    a: &ArrayD<f32>,
+    axis: usize,
+    len_out: usize,
+    coord: impl Fn(usize) -> f32,
+    cubic: Cubic,
+) -> ArrayD<f32> {
+    let len_in = a.shape()[axis];
+    let mut shape = a.shape().to_vec();
+    shape[axis] = len_out;
+    let mut out = ArrayD::zeros(IxDyn(&shape));
+    if len_in == 0 {
+        return out;
+    }
+    for j in 0..len_out {
+        let mut row = out.index_axis_mut(Axis(axis), j);
+        for (i, w) in cubic.taps(coord(j), len_in) {
+            Zip::from(&mut row)
+                .and(a.index_axis(Axis(axis), i))
+                .for_each(|o, &p| *o += w * p);
+        }
     }
     out
 }

@@ -11,6 +11,7 @@ use crate::attr::attr_from_proto;
 use crate::external::ExternalResolver;
 use crate::pb;
 use crate::scope::outer_references;
+use crate::sparse::densify;
 use crate::tensor::tensor_from_proto;
 use crate::types::type_from_proto;
 use crate::OnnxError;
@@ -21,7 +22,7 @@ use wdq_ir::{Graph, Node, NodeId, Op, OpaqueAttr, ValueDef, ValueId};
 
 /// Builds the IR graph of `proto`.
 pub(super) fn graph_from_proto(
-    proto: &pb::GraphProto,
+    mut proto: pb::GraphProto,
     external: &ExternalResolver,
 ) -> Result<Graph, OnnxError> {
     let mut graph = Graph {
@@ -30,7 +31,9 @@ pub(super) fn graph_from_proto(
         ..Graph::default()
     };
     let mut by_name: HashMap<String, ValueId> = HashMap::new();
-    for init in &proto.initializer {
+    // Each initializer's protobuf is dropped once converted, so that a large
+    // model is not held twice.
+    for init in std::mem::take(&mut proto.initializer) {
         let name = init.name.clone().unwrap_or_default();
         if name.is_empty() {
             return Err(OnnxError::BadTensor {
@@ -41,17 +44,18 @@ pub(super) fn graph_from_proto(
         if by_name.contains_key(&name) {
             return Err(OnnxError::DuplicateName { name });
         }
-        let tensor = tensor_from_proto(init, &name, external)?;
+        let tensor = tensor_from_proto(&init, &name, external)?;
         let id = graph.add_initializer(name.clone(), tensor);
         graph.value_mut(id).doc_string = init.doc_string.clone().unwrap_or_default();
         by_name.insert(name, id);
     }
-    if let Some(sparse) = proto.sparse_initializer.first() {
-        let name = sparse.values.as_ref().and_then(|v| v.name.clone());
-        return Err(OnnxError::BadTensor {
-            tensor: name.unwrap_or_default(),
-            why: "sparse initializers are not supported".to_string(),
-        });
+    for sparse in &proto.sparse_initializer {
+        let (name, tensor) = densify(sparse, external)?;
+        if by_name.contains_key(&name) {
+            return Err(OnnxError::DuplicateName { name });
+        }
+        let id = graph.add_initializer(name.clone(), tensor);
+        by_name.insert(name, id);
     }
     for input in &proto.input {
         let name = input.name.clone().unwrap_or_default();
@@ -84,7 +88,7 @@ pub(super) fn graph_from_proto(
         }
         graph.inputs.push(id);
     }
-    for index in topological_order(proto, &by_name)? {
+    for index in topological_order(&proto, &by_name)? {
         add_node(
             &mut graph,
             &mut by_name,

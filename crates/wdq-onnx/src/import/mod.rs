@@ -43,7 +43,8 @@ pub fn decode_model(bytes: &[u8], base_dir: Option<&Path>) -> Result<Model, Onnx
     model_from_proto(proto, &ExternalResolver::new(base_dir))
 }
 
-fn model_from_proto(
+/// Imports a decoded model (see [`decode_model`]).
+pub(crate) fn model_from_proto(
     mut proto: pb::ModelProto,
     external: &ExternalResolver,
 ) -> Result<Model, OnnxError> {
@@ -59,7 +60,7 @@ fn model_from_proto(
         .graph
         .take()
         .ok_or(OnnxError::MissingGraph { file: None })?;
-    let graph = graph::graph_from_proto(&graph_proto, external)?;
+    let graph = graph::graph_from_proto(graph_proto, external)?;
     let mut preserved = Vec::new();
     for mut info in proto.training_info {
         for g in [info.initialization.as_mut(), info.algorithm.as_mut()]

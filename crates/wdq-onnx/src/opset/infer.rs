@@ -161,8 +161,8 @@ fn node_facts(graph: &Graph, node: &Node, facts: &Facts) -> (Option<usize>, Opti
         "MatMul" => {
             let rank = match (input_rank(0), input_rank(1)) {
                 (Some(1), Some(1)) => Some(0),
-                (Some(1), Some(b)) => Some(b - 1),
-                (Some(a), Some(1)) => Some(a - 1),
+                (Some(1), Some(b)) => b.checked_sub(1),
+                (Some(a), Some(1)) => a.checked_sub(1),
                 (Some(a), Some(b)) => Some(a.max(b)),
                 _ => None,
             };

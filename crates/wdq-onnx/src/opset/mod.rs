@@ -1,9 +1,9 @@
 //! Default-domain opset conversion (upgrades only).
 //!
 //! Each node walks through the schema changes of its op between the
-//! model's opset and the target ([`history`]); each change is either
-//! compatible, rewritten by an adapter, or refused ([`steps`]). Subgraphs
-//! stay encoded and must need no rewrite ([`subgraph`]). The conversion
+//! model's opset and the target (`history`); each change is either
+//! compatible, rewritten by an adapter, or refused (`steps`). Subgraphs
+//! stay encoded and must need no rewrite (`subgraph`). The conversion
 //! works on a copy: on error the model is left as it was.
 
 mod adapters;
@@ -84,6 +84,8 @@ pub fn convert_opset(model: &mut Model, target: i64) -> Result<ConvertSummary, O
     if target == from {
         return Ok(summary);
     }
+    crate::export::check_ids(&model.graph)?;
+    wdq_ir::verify(&model.graph)?;
     let mut graph = model.graph.clone();
     let facts = infer::infer(&graph);
     let order = graph.order.clone();

@@ -149,3 +149,19 @@ fn save_is_atomic_and_round_trips() {
         "a failed save changed the file"
     );
 }
+
+#[test]
+fn truncated_data_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = fixtures().join("models");
+    std::fs::copy(models.join("external_data.onnx"), dir.path().join("m.onnx")).unwrap();
+    let data = std::fs::read(models.join("external_data.onnx.data")).unwrap();
+    std::fs::write(
+        dir.path().join("external_data.onnx.data"),
+        &data[..data.len() / 2],
+    )
+    .unwrap();
+    let err = load_model(&dir.path().join("m.onnx")).unwrap_err();
+    assert!(matches!(err, OnnxError::ExternalData { .. }), "{err}");
+    assert!(err.to_string().contains("external_data.onnx.data"), "{err}");
+}

@@ -38,10 +38,22 @@ fn fixture_models_round_trip() {
 
 #[test]
 fn op_fixtures_round_trip() {
-    if !fixtures().join("ops").exists() {
-        return;
+    let files = onnx_files("ops");
+    assert!(
+        files.len() >= 200,
+        "expected the op fixtures, found {}",
+        files.len()
+    );
+    for file in &files {
+        round_trip(file);
     }
-    for file in &onnx_files("ops") {
+}
+
+#[test]
+fn digits_model_round_trips() {
+    let files = onnx_files("digits");
+    assert!(!files.is_empty());
+    for file in &files {
         round_trip(file);
     }
 }
@@ -276,4 +288,77 @@ fn model_fields_and_preserved_parts_survive() {
     assert_eq!(back.domain, proto.domain);
     assert_eq!(back.model_version, proto.model_version);
     assert!(decode_model(&encode_model(&m).unwrap(), None).unwrap() == m);
+}
+
+#[test]
+fn models_built_in_code_export() {
+    use wdq_ir::{Graph, Model, Op, OpsetId, Tensor, TensorType, ValueDef};
+    let mut graph = Graph::default();
+    let x = graph.add_value(
+        "x",
+        Some(TensorType::known(wdq_ir::DType::F32, &[2, 3])),
+        ValueDef::Input,
+    );
+    graph.inputs.push(x);
+    let w = graph.add_initializer("", Tensor::from_f32(vec![3], vec![1.0, 2.0, 3.0]));
+    let add = graph.add_node("", Op::Add, vec![Some(x), Some(w)], &[""], None);
+    let sum = graph.node(add).output(0).unwrap();
+    let relu = graph.add_node("", Op::Relu, vec![Some(sum)], &["y"], None);
+    graph.outputs.push(graph.node(relu).output(0).unwrap());
+    let model = Model {
+        opsets: vec![OpsetId {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph,
+        ..Model::default()
+    };
+    let back = decode_model(&encode_model(&model).unwrap(), None).unwrap();
+    assert_eq!(back.ir_version, 7);
+    assert_eq!(
+        wdq_ir::dump::dump_model(&back),
+        wdq_ir::dump::dump_model(&model)
+    );
+    assert!(back.graph.values.iter().all(|v| !v.name.is_empty()));
+
+    let mut unlisted = model.clone();
+    unlisted.graph.inputs.clear();
+    let err = encode_model(&unlisted).unwrap_err();
+    assert!(
+        matches!(&err, wdq_onnx::OnnxError::BadGraphInput { value, .. } if value == "x"),
+        "{err}"
+    );
+    let mut produced = model;
+    produced.graph.inputs.push(sum);
+    let err = encode_model(&produced).unwrap_err();
+    assert!(
+        matches!(err, wdq_onnx::OnnxError::BadGraphInput { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn domains_used_by_nodes_are_imported() {
+    let mut m = load_model(&fixtures().join("models/mlp.onnx")).unwrap();
+    let relu = m
+        .graph
+        .order
+        .iter()
+        .copied()
+        .find(|&n| m.graph.node(n).op == wdq_ir::Op::Relu)
+        .unwrap();
+    m.graph.node_mut(relu).op = wdq_ir::Op::Opaque {
+        domain: "com.example.new".into(),
+        op_type: "MyRelu".into(),
+        attrs: vec![wdq_onnx::opaque_attr(&wdq_ir::Attr {
+            name: "alpha".into(),
+            value: wdq_ir::AttrValue::Float(0.5),
+        })],
+    };
+    let back = decode_model(&encode_model(&m).unwrap(), None).unwrap();
+    assert!(back
+        .opsets
+        .iter()
+        .any(|o| o.domain == "com.example.new" && o.version == 1));
+    assert_eq!(back.graph.node(relu).op, m.graph.node(relu).op);
 }

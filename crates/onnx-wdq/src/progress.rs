@@ -1,0 +1,49 @@
+//! Progress display for fine-tuning (indicatif, on stderr; nothing is drawn
+//! when stderr is not a terminal) and the optional per-cycle snapshots.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use onnx_wdq::data::save_npz;
+use std::path::PathBuf;
+use wdq_exec::TensorValue;
+use wdq_train::{StepProgress, TrainObserver};
+
+/// Draws one bar over all steps of all cycles and writes snapshots.
+pub struct TrainProgress {
+    bar: ProgressBar,
+    cycles: usize,
+    snapshots: Option<PathBuf>,
+}
+
+impl TrainProgress {
+    pub fn new(cycles: usize, snapshots: Option<PathBuf>) -> TrainProgress {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        TrainProgress { bar, cycles, snapshots }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl TrainObserver for TrainProgress {
+    fn on_step(&mut self, p: &StepProgress) {
+        if self.bar.length() == Some(0) {
+            self.bar.set_length((p.steps_per_cycle * self.cycles) as u64);
+        }
+        self.bar.set_prefix(format!("cycle {}/{}", p.cycle, self.cycles));
+        self.bar.set_message(format!("loss {:.4}  {:.0} samples/s", p.loss, p.samples_per_second));
+        self.bar.inc(1);
+    }
+
+    fn on_cycle(&mut self, cycle: usize, params: &[(&str, &TensorValue)]) -> Result<(), String> {
+        let Some(dir) = &self.snapshots else { return Ok(()) };
+        let arrays: Vec<(String, TensorValue)> =
+            params.iter().map(|(n, v)| (n.to_string(), (*v).clone())).collect();
+        save_npz(&dir.join(format!("cycle_{cycle}.npz")), &arrays).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,86 @@
+//! Appends nodes and constants to the graph being built, with names that
+//! stay unique (a value name is never reused).
+
+use std::collections::HashSet;
+use wdq_ir::{Graph, Node, NodeId, Op, Tensor, ValueDef, ValueId};
+
+/// Appends to a graph; every new node goes to the end of the order.
+pub(crate) struct Builder<'g> {
+    pub graph: &'g mut Graph,
+    names: HashSet<String>,
+}
+
+impl<'g> Builder<'g> {
+    pub fn new(graph: &'g mut Graph) -> Self {
+        let names = graph.values.iter().map(|v| v.name.clone()).collect();
+        Builder { graph, names }
+    }
+
+    /// `base`, or `base_1`, `base_2`, ... whichever is still free; reserves it.
+    pub fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut i = 1;
+        while self.names.contains(&name) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// Adds a node with one output slot per entry of `outputs` (`None`: the
+    /// slot is left empty). Output values are named `<hint>.<suffix>`.
+    pub fn node_with(
+        &mut self,
+        hint: &str,
+        op: Op,
+        inputs: Vec<Option<ValueId>>,
+        outputs: &[Option<&str>],
+    ) -> Vec<Option<ValueId>> {
+        let node = NodeId(self.graph.nodes.len() as u32);
+        let mut outs = Vec::with_capacity(outputs.len());
+        for (slot, suffix) in outputs.iter().enumerate() {
+            outs.push(suffix.map(|s| {
+                let name = self.fresh(&format!("{hint}.{s}"));
+                self.graph.add_value(name, None, ValueDef::Node { node, slot })
+            }));
+        }
+        self.graph.nodes.push(Node {
+            name: format!("{hint}/{}", op.op_type()),
+            op,
+            inputs,
+            outputs: outs.clone(),
+            doc_string: String::new(),
+        });
+        self.graph.order.push(node);
+        outs
+    }
+
+    /// Adds a one-output node and returns its output.
+    pub fn one(&mut self, hint: &str, op: Op, inputs: &[ValueId]) -> ValueId {
+        let outs = self.node_with(hint, op, inputs.iter().map(|&v| Some(v)).collect(), &[Some("g")]);
+        outs[0].unwrap_or(ValueId(0))
+    }
+
+    /// Adds a one-output node whose inputs may be absent.
+    pub fn one_opt(&mut self, hint: &str, op: Op, inputs: Vec<Option<ValueId>>) -> ValueId {
+        let outs = self.node_with(hint, op, inputs, &[Some("g")]);
+        outs[0].unwrap_or(ValueId(0))
+    }
+
+    /// Adds an initializer.
+    pub fn constant(&mut self, hint: &str, tensor: Tensor) -> ValueId {
+        let name = self.fresh(hint);
+        self.graph.add_initializer(name, tensor)
+    }
+
+    /// An f32 scalar initializer.
+    pub fn scalar(&mut self, hint: &str, v: f32) -> ValueId {
+        self.constant(hint, Tensor::from_f32(vec![], vec![v]))
+    }
+
+    /// A 1-D i64 initializer.
+    pub fn ints(&mut self, hint: &str, v: &[i64]) -> ValueId {
+        self.constant(hint, Tensor::from_i64(vec![v.len()], v.to_vec()))
+    }
+}

@@ -1,0 +1,296 @@
+//! Autodiff: a forward model in, a training-step model out.
+//!
+//! [`training_step`] turns an inference graph into one graph that runs the
+//! forward pass, a loss, the reverse-mode gradients of every trainable
+//! parameter and one SGD update, so that the executor (`wdq-exec`) can run a
+//! whole step as a plain graph. Parameters become graph inputs (their
+//! current value is the default); the updated values, the gradients and the
+//! momentum buffers are graph outputs. Gradient ops that ONNX lacks are
+//! [`wdq_ir::GradOp`]s of the project domain.
+//!
+//! Invariants of the result: the forward nodes keep their order and names;
+//! every backward node comes after the forward nodes; the graph verifies.
+
+mod backward;
+mod builder;
+mod error;
+mod gradients;
+mod params;
+mod rules;
+mod update;
+
+pub use error::AutodiffError;
+pub use gradients::{gradient_graph, GradientGraph};
+
+use builder::Builder;
+use std::collections::HashSet;
+use wdq_ir::grad_op::{Divergence, GRAD_DOMAIN};
+use wdq_ir::{weighted_layers, GradOp, Model, Op, OpsetId, TensorType, ValueDef, ValueId};
+
+/// Which distillation loss to use against a teacher output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistillKind {
+    /// KL divergence on softmax when the output is `[batch, classes]`
+    /// (declared rank 2), mean square error otherwise.
+    Auto,
+    /// KL(softmax(teacher) || softmax(student)) over axis 1, mean over the batch.
+    Kl,
+    /// Mean square error over all elements.
+    Mse,
+}
+
+/// The training loss, computed on the model's first output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Mean softmax cross-entropy of the logits (output 0, `[N, C]`) against
+    /// int64 labels `[N]` fed as the input named `labels`.
+    CrossEntropy,
+    /// Distillation against a teacher output fed as an input.
+    Distill { kind: DistillKind },
+}
+
+/// How the step is built.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepOptions {
+    pub loss: Loss,
+    /// Train the biases of weighted layers.
+    pub train_bias: bool,
+    /// Train BatchNormalization scale and bias (statistics stay frozen).
+    pub train_batchnorm_affine: bool,
+    /// SGD momentum (PyTorch convention); 0 for plain SGD.
+    pub momentum: f32,
+    /// L2 weight decay added to the gradient.
+    pub weight_decay: f32,
+}
+
+impl Default for StepOptions {
+    fn default() -> Self {
+        StepOptions {
+            loss: Loss::CrossEntropy,
+            train_bias: true,
+            train_batchnorm_affine: false,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// One trainable parameter of a [`TrainingStep`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainableParam {
+    /// Initializer (or Constant output) name in the forward model.
+    pub name: String,
+    /// Name of the weighted layer node it belongs to (`None` for
+    /// BatchNormalization affine parameters).
+    pub layer: Option<String>,
+    pub is_bias: bool,
+    /// Graph input carrying the current value (defaults to the model's value).
+    pub input: String,
+    /// Graph output carrying the value after one SGD step.
+    pub updated: String,
+    /// Graph output carrying dLoss/dParam for this batch.
+    pub gradient: String,
+    /// Momentum buffer input and output (when momentum != 0; the input
+    /// defaults to zeros).
+    pub velocity_input: Option<String>,
+    pub velocity_output: Option<String>,
+}
+
+/// A training-step model and the names of its interface.
+#[derive(Clone, Debug)]
+pub struct TrainingStep {
+    /// Forward + loss + backward + update, runnable by `wdq_exec::plan::Plan`.
+    pub model: Model,
+    /// The forward model's graph inputs (fed per batch).
+    pub data_inputs: Vec<String>,
+    /// `labels` (i64 `[N]`) or the teacher output input for distillation.
+    pub target_input: String,
+    /// f32 scalar input.
+    pub learning_rate_input: String,
+    pub params: Vec<TrainableParam>,
+    /// f32 scalar output: the mean loss over the batch.
+    pub loss_output: String,
+}
+
+fn node_label(model: &Model, id: wdq_ir::NodeId) -> String {
+    let node = model.graph.node(id);
+    if !node.name.is_empty() {
+        return node.name.clone();
+    }
+    node.outputs
+        .iter()
+        .flatten()
+        .map(|v| model.graph.value(*v).name.clone())
+        .next()
+        .unwrap_or_default()
+}
+
+/// The trainable parameters of the forward graph, in graph order, each once.
+fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
+    let graph = &model.graph;
+    let mut found: Vec<params::Found> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut add = |at: ValueId, dq, layer: Option<String>, is_bias: bool| {
+        if seen.insert(at) {
+            found.push(params::Found {
+                at,
+                name: graph.value(at).name.clone(),
+                layer,
+                is_bias,
+                dequantize: dq,
+            });
+        }
+    };
+    let layers = weighted_layers(graph);
+    for (id, node) in graph.live_nodes() {
+        if let Some(layer) = layers.iter().find(|l| l.node == id) {
+            let name = node_label(model, id);
+            add(layer.weight, layer.dequantize, Some(name.clone()), false);
+            if options.train_bias && !matches!(node.op, Op::MatMul) {
+                if let Some((v, dq)) = node.input(2).and_then(|b| params::source(graph, b)) {
+                    add(v, dq, Some(name), true);
+                }
+            }
+        } else if let Op::BatchNormalization(_) = node.op {
+            if options.train_batchnorm_affine {
+                for slot in [1, 2] {
+                    if let Some((v, dq)) = node.input(slot).and_then(|b| params::source(graph, b)) {
+                        add(v, dq, None, slot == 2);
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Builds the training step of `model`.
+///
+/// # Errors
+/// [`AutodiffError::NoOutput`] / [`AutodiffError::NoParameters`] for a model
+/// with nothing to train; [`AutodiffError::NonDifferentiable`] naming a node
+/// between a weight and the loss that has no gradient (Floor, ArgMax, an
+/// opaque op, ...); [`AutodiffError::Parameter`] for a weight that cannot be
+/// trained (non-f32, non-constant quantization parameters);
+/// [`AutodiffError::Verify`] if the built graph breaks an IR invariant.
+pub fn training_step(model: &Model, options: &StepOptions) -> Result<TrainingStep, AutodiffError> {
+    let mut out = model.clone();
+    let output = *model.graph.outputs.first().ok_or(AutodiffError::NoOutput)?;
+    let data_inputs: Vec<String> = model
+        .graph
+        .inputs
+        .iter()
+        .filter(|&&v| !matches!(model.graph.value(v).def, ValueDef::Initializer(_)))
+        .map(|&v| model.graph.value(v).name.clone())
+        .collect();
+    let found = find_params(model, options);
+    if found.is_empty() {
+        return Err(AutodiffError::NoParameters);
+    }
+    let opset = model.default_opset().unwrap_or(13);
+    let mut b = Builder::new(&mut out.graph);
+    let mut inputs = Vec::with_capacity(found.len());
+    for p in &found {
+        inputs.push(params::make_input(&mut b, p)?);
+    }
+    let forward: Vec<_> = b.graph.order.clone();
+    let output_ty = b.graph.value(output).ty.clone();
+    let (target_input, loss, seed) = loss_nodes(&mut b, output, output_ty, options.loss);
+    let grads = backward::backward(&mut b, &forward, &inputs, output, seed, opset)?;
+    let lr = {
+        let name = b.fresh("learning_rate");
+        let ty = TensorType::known(wdq_ir::DType::F32, &[]);
+        let v = b.graph.add_value(name, Some(ty), ValueDef::Input);
+        b.graph.inputs.push(v);
+        v
+    };
+    let forward_outputs = std::mem::take(&mut b.graph.outputs);
+    b.graph.outputs.push(loss);
+    b.graph.outputs.extend(forward_outputs);
+    let mut params_out = Vec::with_capacity(found.len());
+    for (p, &input) in found.iter().zip(&inputs) {
+        let names = update::sgd(&mut b, input, grads.get(&input).copied(), lr, options)?;
+        params_out.push(TrainableParam {
+            name: p.name.clone(),
+            layer: p.layer.clone(),
+            is_bias: p.is_bias,
+            input: b.graph.value(input).name.clone(),
+            updated: names.updated,
+            gradient: names.gradient,
+            velocity_input: names.velocity_input,
+            velocity_output: names.velocity_output,
+        });
+    }
+    let learning_rate_input = b.graph.value(lr).name.clone();
+    let loss_output = b.graph.value(loss).name.clone();
+    if !out.opsets.iter().any(|o| o.domain == GRAD_DOMAIN) {
+        out.opsets.push(OpsetId {
+            domain: GRAD_DOMAIN.to_string(),
+            version: 1,
+        });
+    }
+    wdq_ir::verify(&out.graph)?;
+    Ok(TrainingStep {
+        model: out,
+        data_inputs,
+        target_input,
+        learning_rate_input,
+        params: params_out,
+        loss_output,
+    })
+}
+
+/// Adds the target input and the loss node; returns (target input name,
+/// loss value, gradient of the loss with respect to `output`).
+fn loss_nodes(
+    b: &mut Builder<'_>,
+    output: ValueId,
+    output_ty: Option<TensorType>,
+    loss: Loss,
+) -> (String, ValueId, ValueId) {
+    let (target_name, target_ty, grad) = match loss {
+        Loss::CrossEntropy => {
+            let batch = output_ty
+                .as_ref()
+                .and_then(|t| t.shape.as_ref())
+                .and_then(|s| s.first().cloned())
+                .unwrap_or(wdq_ir::Dim::Unknown);
+            let ty = TensorType {
+                dtype: wdq_ir::DType::I64,
+                shape: Some(vec![batch]),
+            };
+            ("labels".to_string(), ty, GradOp::SoftmaxCrossEntropy)
+        }
+        Loss::Distill { kind } => {
+            let rank2 = output_ty
+                .as_ref()
+                .and_then(|t| t.shape.as_ref())
+                .is_some_and(|s| s.len() == 2);
+            let divergence = match kind {
+                DistillKind::Kl => Divergence::KlSoftmax,
+                DistillKind::Mse => Divergence::MeanSquare,
+                DistillKind::Auto if rank2 => Divergence::KlSoftmax,
+                DistillKind::Auto => Divergence::MeanSquare,
+            };
+            let ty = output_ty.clone().unwrap_or(TensorType {
+                dtype: wdq_ir::DType::F32,
+                shape: None,
+            });
+            let name = format!("{}.teacher", b.graph.value(output).name);
+            (name, ty, GradOp::DistillLoss(divergence))
+        }
+    };
+    let name = b.fresh(&target_name);
+    let target = b.graph.add_value(name.clone(), Some(target_ty), ValueDef::Input);
+    b.graph.inputs.push(target);
+    let loss_name = b.fresh("loss");
+    let outs = b.node_with(
+        "loss",
+        Op::Grad(grad),
+        vec![Some(output), Some(target)],
+        &[Some("value"), Some("grad")],
+    );
+    let (loss, seed) = (outs[0].unwrap_or(output), outs[1].unwrap_or(output));
+    b.graph.value_mut(loss).name = loss_name;
+    (name, loss, seed)
+}

@@ -1,0 +1,10 @@
+//! wdq-autodiff integration tests (one binary): gradient rules against
+//! central finite differences, training-step snapshots, and whole-model
+//! gradients against PyTorch references.
+
+mod common;
+mod fd_harness;
+mod fd_ops;
+mod finite_diff;
+mod pytorch;
+mod snapshots;

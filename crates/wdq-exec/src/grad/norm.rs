@@ -1,0 +1,206 @@
+//! Normalisation backward: Softmax / LogSoftmax (from the forward output),
+//! BatchNormalization in inference form (frozen statistics) and
+//! LayerNormalization. Per-channel and per-feature sums run sequentially
+//! in index order with f64 accumulation.
+
+use super::{expect_shape, slot};
+use crate::nn::{contiguous, f32_input, resolve_axis};
+use crate::{KernelError, KernelResult, TensorValue};
+use rayon::prelude::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut};
+use wdq_ir::grad_op::Wanted;
+
+/// SoftmaxGrad: inputs `(dY, Y)`, output `dX`.
+pub(super) fn softmax_grad(
+    axis: i64,
+    log: bool,
+    coerce_2d: bool,
+    inputs: &[Option<&TensorValue>],
+) -> KernelResult {
+    let dy = f32_input(inputs, 0)?;
+    let y = f32_input(inputs, 1)?;
+    expect_shape(dy.shape(), y.shape(), "softmax output gradient")?;
+    let shape = y.shape();
+    let axis = resolve_axis(axis, shape.len(), "axis")?;
+    let (len, inner) = if coerce_2d {
+        (shape[axis..].iter().product::<usize>(), 1)
+    } else {
+        (
+            shape.get(axis).copied().unwrap_or(1),
+            shape[axis + 1..].iter().product::<usize>(),
+        )
+    };
+    let (g, yd) = (contiguous(dy), contiguous(y));
+    let mut dx = vec![0.0f32; yd.len()];
+    let block = len * inner;
+    if block > 0 {
+        dx.par_chunks_mut(block).enumerate().for_each(|(o, out)| {
+            let (gb, yb) = (&g[o * block..][..block], &yd[o * block..][..block]);
+            for j in 0..inner {
+                let at = |i: usize| j + i * inner;
+                if log {
+                    let s: f64 = (0..len).map(|i| gb[at(i)] as f64).sum();
+                    for i in 0..len {
+                        out[at(i)] = gb[at(i)] - (yb[at(i)].exp() as f64 * s) as f32;
+                    }
+                } else {
+                    let s: f64 = (0..len).map(|i| (gb[at(i)] * yb[at(i)]) as f64).sum();
+                    for i in 0..len {
+                        out[at(i)] = yb[at(i)] * (gb[at(i)] - s as f32);
+                    }
+                }
+            }
+        });
+    }
+    Ok(vec![slot(shape, Some(dx))?])
+}
+
+fn per_channel<'a>(
+    inputs: &[Option<&'a TensorValue>],
+    index: usize,
+    channels: usize,
+) -> Result<std::borrow::Cow<'a, [f32]>, KernelError> {
+    let v = f32_input(inputs, index)?;
+    if v.len() != channels {
+        return Err(KernelError::Shape(format!(
+            "BatchNormalization operand {index} has shape {:?}, expected {channels} values",
+            v.shape()
+        )));
+    }
+    Ok(contiguous(v))
+}
+
+/// BatchNormGrad: inputs `(dY, X, scale, mean, var)`, outputs
+/// `(dX, dScale, dBias)` as wanted.
+pub(super) fn batch_norm_grad(
+    epsilon: f32,
+    wanted: Wanted,
+    inputs: &[Option<&TensorValue>],
+) -> KernelResult {
+    let dy = f32_input(inputs, 0)?;
+    let x = f32_input(inputs, 1)?;
+    expect_shape(dy.shape(), x.shape(), "BatchNormalization output gradient")?;
+    let shape = x.shape();
+    if shape.len() < 2 {
+        return Err(KernelError::Shape(format!(
+            "BatchNormalization input {shape:?} needs rank >= 2"
+        )));
+    }
+    let (batch, channels) = (shape[0], shape[1]);
+    let plane: usize = shape[2..].iter().product();
+    let scale = per_channel(inputs, 2, channels)?;
+    let mean = per_channel(inputs, 3, channels)?;
+    let var = per_channel(inputs, 4, channels)?;
+    let inv: Vec<f32> = var.iter().map(|&v| 1.0 / (v + epsilon).sqrt()).collect();
+    let (g, xs) = (contiguous(dy), contiguous(x));
+    let dx = wanted.get(0).then(|| {
+        let a: Vec<f32> = (0..channels).map(|c| scale[c] / (var[c] + epsilon).sqrt()).collect();
+        let mut dx = vec![0.0f32; g.len()];
+        if plane > 0 {
+            dx.par_chunks_mut(plane).enumerate().for_each(|(i, o)| {
+                let ac = a[i % channels];
+                for (o, &v) in o.iter_mut().zip(&g[i * plane..(i + 1) * plane]) {
+                    *o = v * ac;
+                }
+            });
+        }
+        dx
+    });
+    let sums = |f: &(dyn Fn(usize, usize) -> f64 + Sync)| -> Vec<f32> {
+        (0..channels)
+            .into_par_iter()
+            .map(|c| {
+                let mut s = 0.0f64;
+                for n in 0..batch {
+                    let start = (n * channels + c) * plane;
+                    s += (start..start + plane).map(|i| f(i, c)).sum::<f64>();
+                }
+                s as f32
+            })
+            .collect()
+    };
+    let dscale = wanted
+        .get(1)
+        .then(|| sums(&|i, c| g[i] as f64 * ((xs[i] - mean[c]) * inv[c]) as f64));
+    let dbias = wanted.get(2).then(|| sums(&|i, _| g[i] as f64));
+    let per = [channels];
+    Ok(vec![slot(shape, dx)?, slot(&per, dscale)?, slot(&per, dbias)?])
+}
+
+/// LayerNormGrad: inputs `(dY, X, scale)`, outputs `(dX, dScale, dBias)`
+/// as wanted; `dScale` and `dBias` shaped like the scale.
+pub(super) fn layer_norm_grad(
+    axis: i64,
+    epsilon: f32,
+    wanted: Wanted,
+    inputs: &[Option<&TensorValue>],
+) -> KernelResult {
+    let dy = f32_input(inputs, 0)?;
+    let x = f32_input(inputs, 1)?;
+    let scale = f32_input(inputs, 2)?;
+    expect_shape(dy.shape(), x.shape(), "LayerNormalization output gradient")?;
+    let shape = x.shape();
+    let axis = resolve_axis(axis, shape.len(), "axis")?;
+    let d: usize = shape[axis..].iter().product();
+    let rows: usize = shape[..axis].iter().product();
+    let s = contiguous(scale);
+    if s.len() != d && s.len() != 1 {
+        return Err(KernelError::Unsupported(format!(
+            "LayerNormalization backward with scale {:?} over {:?}",
+            scale.shape(),
+            &shape[axis..]
+        )));
+    }
+    let sc = |j: usize| if s.len() == 1 { s[0] } else { s[j] };
+    let (g, xs) = (contiguous(dy), contiguous(x));
+    let eps = epsilon as f64;
+    let stats: Vec<(f64, f64)> = (0..rows)
+        .into_par_iter()
+        .map(|r| {
+            let row = &xs[r * d..(r + 1) * d];
+            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+            (mean, 1.0 / (var + eps).sqrt())
+        })
+        .collect();
+    let xhat = |r: usize, j: usize| (xs[r * d + j] as f64 - stats[r].0) * stats[r].1;
+    let dx = wanted.get(0).then(|| {
+        let mut dx = vec![0.0f32; xs.len()];
+        if d > 0 {
+            dx.par_chunks_mut(d).enumerate().for_each(|(r, o)| {
+                let gr = &g[r * d..(r + 1) * d];
+                let (mut m1, mut m2) = (0.0f64, 0.0f64);
+                for j in 0..d {
+                    let gh = gr[j] as f64 * sc(j) as f64;
+                    m1 += gh;
+                    m2 += gh * xhat(r, j);
+                }
+                let (m1, m2) = (m1 / d as f64, m2 / d as f64);
+                for j in 0..d {
+                    let gh = gr[j] as f64 * sc(j) as f64;
+                    o[j] = (stats[r].1 * (gh - m1 - xhat(r, j) * m2)) as f32;
+                }
+            });
+        }
+        dx
+    });
+    let column_sums = |f: &(dyn Fn(usize, usize) -> f64 + Sync)| -> Vec<f32> {
+        let sums: Vec<f32> = (0..d)
+            .into_par_iter()
+            .map(|j| (0..rows).map(|r| f(r, j)).sum::<f64>() as f32)
+            .collect();
+        if s.len() == 1 {
+            vec![sums.iter().map(|&v| v as f64).sum::<f64>() as f32]
+        } else {
+            sums
+        }
+    };
+    let dscale = wanted
+        .get(1)
+        .then(|| column_sums(&|r, j| g[r * d + j] as f64 * xhat(r, j)));
+    let dbias = wanted.get(2).then(|| column_sums(&|r, j| g[r * d + j] as f64));
+    Ok(vec![
+        slot(shape, dx)?,
+        slot(scale.shape(), dscale)?,
+        slot(scale.shape(), dbias)?,
+    ])
+}

@@ -1,0 +1,133 @@
+//! Which weighted layers can be lowered, and how: the data input, the weight
+//! as floats, the output-channel axis of per-channel scales, and whether the
+//! bias can become int32. A layer that cannot be lowered gets a reason.
+//!
+//! Output-channel axes: Conv 0; ConvTranspose 1 (its weight is
+//! `[C_in, C_out / group, ...]`, so a grouped one gets per-tensor scales);
+//! Gemm 0 with `transB = 1` and 1 otherwise; a MatMul's constant B its last
+//! axis (per tensor when B is a vector).
+
+use crate::options::WeightGranularity;
+use crate::resolve::{resolve_float, FloatConst};
+use wdq_ir::{Graph, NodeId, Op, ValueId, WeightedLayer};
+
+/// A layer that can be lowered.
+#[derive(Clone, Debug)]
+pub(crate) struct LayerSite {
+    pub node: NodeId,
+    /// The node's name, or its first output's when it has none.
+    pub label: String,
+    /// The activation input (`None` when absent).
+    pub data: Option<ValueId>,
+    pub weight_slot: usize,
+    pub weight: FloatConst,
+    /// Per-channel axis, or `None` for per-tensor scales.
+    pub axis: Option<usize>,
+    pub bias: Option<BiasSite>,
+}
+
+/// A constant bias operand.
+#[derive(Clone, Debug)]
+pub(crate) struct BiasSite {
+    pub slot: usize,
+    pub value: FloatConst,
+    /// Whether an int32 bias with scale `s_x * s_w` means the same thing:
+    /// a vector, and for Gemm `alpha = beta = 1`.
+    pub int32_ok: bool,
+}
+
+/// The label of a node: its name, or its first output's.
+pub(crate) fn node_label(graph: &Graph, node: NodeId) -> String {
+    let n = graph.node(node);
+    if !n.name.is_empty() {
+        return n.name.clone();
+    }
+    n.outputs
+        .iter()
+        .flatten()
+        .map(|v| graph.value(*v).name.clone())
+        .next()
+        .unwrap_or_else(|| format!("node{}", node.0))
+}
+
+/// Analyses one weighted layer.
+///
+/// # Errors
+/// The reason, as a sentence, when the layer cannot be lowered.
+pub(crate) fn analyze(
+    graph: &Graph,
+    layer: &WeightedLayer,
+    granularity: WeightGranularity,
+) -> Result<LayerSite, String> {
+    let node = graph.node(layer.node);
+    if layer.weight_slot != 1 {
+        return Err(format!(
+            "the constant operand of {} is A (input 0), not the weight",
+            node.op.op_type()
+        ));
+    }
+    let weight_input = node
+        .input(1)
+        .ok_or_else(|| "the weight input is missing".to_string())?;
+    let mut weight = resolve_float(graph, weight_input).map_err(|why| format!("weight: {why}"))?;
+    if weight.base.is_empty() {
+        weight.base = format!("{}_weight", node_label(graph, layer.node));
+    }
+    let rank = weight.shape.len();
+    let (channel_axis, int32_ok_op) = match &node.op {
+        Op::Conv(_) if rank >= 3 => (Some(0), true),
+        Op::ConvTranspose(a) if rank >= 3 => (
+            match a.group.unwrap_or(1) {
+                1 => Some(1),
+                _ => None,
+            },
+            true,
+        ),
+        Op::Gemm(a) if rank == 2 => {
+            let unit = |x: Option<f32>| x.is_none_or(|v| v == 1.0);
+            let axis = if a.trans_b.unwrap_or(0) != 0 { 0 } else { 1 };
+            (Some(axis), unit(a.alpha) && unit(a.beta))
+        }
+        Op::MatMul if rank >= 2 => (Some(rank - 1), false),
+        Op::MatMul if rank == 1 => (None, false),
+        op => {
+            return Err(format!(
+                "{} with a weight of rank {rank} is not supported",
+                op.op_type()
+            ))
+        }
+    };
+    let axis = match granularity {
+        WeightGranularity::PerChannel => channel_axis,
+        WeightGranularity::PerTensor => None,
+    };
+    let bias = match (&node.op, node.input(2)) {
+        (Op::MatMul, _) | (_, None) => None,
+        (_, Some(b)) => match resolve_float(graph, b) {
+            Ok(mut value) => {
+                if value.base.is_empty() {
+                    value.base = format!("{}_bias", node_label(graph, layer.node));
+                }
+                let channels = axis.map(|a| weight.shape[a]);
+                let int32_ok = int32_ok_op
+                    && value.shape.len() == 1
+                    && channels.is_none_or(|c| c == value.values.len());
+                Some(BiasSite {
+                    slot: 2,
+                    value,
+                    int32_ok,
+                })
+            }
+            Err(_) => None,
+        },
+    };
+    Ok(LayerSite {
+        node: layer.node,
+        label: node_label(graph, layer.node),
+        data: node.input(0),
+        weight_slot: 1,
+        weight,
+        axis,
+        bias,
+    })
+}

@@ -1,0 +1,95 @@
+//! Fine-tuning cycles and per-layer weight-drift statistics: steps 1 to 3 of
+//! the method. [`fine_tune`] runs the training-step graph that
+//! `wdq-autodiff` builds on `wdq-exec`, K cycles, and keeps, per weighted
+//! layer and cycle, a summary of D[k] = W[k] - W0 ([`drift`]).
+
+mod batches;
+pub mod drift;
+mod fine_tune;
+
+pub use batches::{gather_samples, BatchOrder};
+pub use drift::{over_cycles, CycleDrift, Statistic};
+pub use fine_tune::{fine_tune, Quiet, StepProgress, TrainData, TrainObserver};
+
+use serde::Serialize;
+
+/// Fine-tuning options. Defaults are the CLI's.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// K: number of cycles (snapshots).
+    pub cycles: usize,
+    /// Optimizer steps per cycle; `None` is one pass over the data.
+    pub steps_per_cycle: Option<usize>,
+    pub learning_rate: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Whether the drift statistic covers the bias as well as the weight.
+    pub include_bias: bool,
+    pub train_batchnorm_affine: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            cycles: 5,
+            steps_per_cycle: None,
+            learning_rate: 0.001,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            batch_size: 32,
+            seed: 0,
+            include_bias: false,
+            train_batchnorm_affine: false,
+        }
+    }
+}
+
+/// Drift of one weighted layer.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerDrift {
+    pub node: String,
+    pub op: String,
+    pub weight: String,
+    /// The tensors the statistic covers (the weight, and the bias with
+    /// `include_bias`).
+    pub tensors: Vec<String>,
+    pub parameters: usize,
+    /// One summary per cycle.
+    pub cycles: Vec<CycleDrift>,
+}
+
+/// The outcome of fine-tuning.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainReport {
+    pub layers: Vec<LayerDrift>,
+    /// Mean training loss of each cycle.
+    pub loss_per_cycle: Vec<f64>,
+    pub steps_per_cycle: usize,
+    pub loss: String,
+    pub seconds: f64,
+}
+
+/// Why fine-tuning failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Autodiff(#[from] wdq_autodiff::AutodiffError),
+    #[error(transparent)]
+    Exec(#[from] wdq_exec::ExecError),
+    #[error("training diverged in cycle {cycle}, step {step}: {what}; try a lower learning rate than {learning_rate}")]
+    Diverged { cycle: usize, step: usize, what: String, learning_rate: f32 },
+    #[error("the model has no weighted layer to fine-tune")]
+    NoLayers,
+    #[error("the training data holds no sample")]
+    NoData,
+    #[error("no initial value for trainable tensor `{name}`")]
+    MissingParameter { name: String },
+    #[error("the training graph has no output `{name}`")]
+    MissingOutput { name: String },
+    #[error("distillation needs a float first output from the original model")]
+    Teacher,
+    #[error("after cycle {cycle}: {message}")]
+    Observer { cycle: usize, message: String },
+}
