@@ -6,13 +6,22 @@ use std::path::PathBuf;
 /// Mixed-precision quantization of ONNX models by weight drift under
 /// fine-tuning.
 ///
+/// Main command: `onnx-wdq in.onnx -o out.onnx --data d.npz` fine-tunes the
+/// model, ranks its layers by weight drift, searches for the layers that can
+/// go to --low-bits within --threshold on validation data, and writes a QDQ
+/// model.
+///
 /// Exit codes: 0 success; 1 an error (bad input file, unsupported op, I/O);
-/// 2 bad command-line usage.
+/// 2 bad command-line usage; 3 no candidate met the threshold (the model
+/// written has every layer at --high-bits).
 #[derive(Debug, Parser)]
 #[command(name = "onnx-wdq", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub quantize: QuantizeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,18 +76,13 @@ pub struct ConvertArgs {
     pub opset: Option<i64>,
 }
 
+/// Fine-tuning options shared by `analyze` and the main command.
 #[derive(Debug, Args)]
-pub struct AnalyzeArgs {
-    /// The ONNX model.
-    pub model: PathBuf,
-    /// Training data (.npz: inputs keyed by graph input name, optional int64
-    /// `labels`; without labels the model distils from its own outputs).
-    #[arg(long)]
-    pub data: PathBuf,
+pub struct TrainArgs {
     /// K: fine-tuning cycles; a weight snapshot is summarised after each.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub cycles: u32,
-    /// Optimizer steps per cycle (default: one pass over the data).
+    /// Optimizer steps per cycle (default: one pass over the training data).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub steps_per_cycle: Option<u32>,
     /// SGD learning rate.
@@ -93,7 +97,7 @@ pub struct AnalyzeArgs {
     /// Samples per optimizer step.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
-    /// Seed of the sample shuffling.
+    /// Seed of the sample shuffling (and of the train/validation split).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Statistic of the weight differences that ranks the layers.
@@ -108,7 +112,99 @@ pub struct AnalyzeArgs {
     /// Write every cycle's trained tensors to DIR/cycle_K.npz.
     #[arg(long, value_name = "DIR")]
     pub save_snapshots: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    /// Training data (.npz: inputs keyed by graph input name, optional int64
+    /// `labels`; without labels the model distils from its own outputs).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub train: TrainArgs,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+/// The main command's arguments.
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// The ONNX model to quantize.
+    #[arg(required = true)]
+    pub model: Option<PathBuf>,
+    /// Where to write the QDQ model (written atomically).
+    #[arg(short, long, required = true)]
+    pub output: Option<PathBuf>,
+    /// Data to split into training and validation samples (--val-fraction).
+    #[arg(long, required_unless_present_all = ["train", "val"], conflicts_with_all = ["train", "val"])]
+    pub data: Option<PathBuf>,
+    /// Training data (with --val).
+    #[arg(long, requires = "val")]
+    pub train: Option<PathBuf>,
+    /// Validation data (with --train).
+    #[arg(long, requires = "train")]
+    pub val: Option<PathBuf>,
+    /// Fraction of --data held out for validation (seeded by --seed).
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub train_args: TrainArgs,
+    /// Largest accepted accuracy loss, in percentage points.
+    #[arg(long, default_value_t = 1.0)]
+    pub threshold: f64,
+    /// How to choose the low-bit layers: bisect, halving, count:N or threshold:S.
+    #[arg(long, default_value = "bisect")]
+    pub select: String,
+    /// With --select halving: accept once the candidate count is at or below N.
+    #[arg(long, value_name = "N")]
+    pub min_candidates: Option<usize>,
+    /// Never select the layer with the smallest statistic.
+    #[arg(long)]
+    pub skip_smallest: bool,
+    /// What the loss is measured against.
+    #[arg(long, default_value = "fp32", value_parser = ["fp32", "high"])]
+    pub reference: String,
+    /// top1 (needs labels) or agreement (top-1 agreement with the reference
+    /// model); default: top1 when the validation data has labels.
+    #[arg(long, value_parser = ["top1", "agreement"])]
+    pub metric: Option<String>,
+    /// Bit width of the selected layers.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(2..=8))]
+    pub low_bits: u8,
+    /// Bit width of the other layers.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(2..=8))]
+    pub high_bits: u8,
+    /// Weight scale granularity.
+    #[arg(long, default_value = "per-channel", value_parser = ["per-channel", "per-tensor"])]
+    pub granularity: String,
+    /// Scales: free floats, or powers of two (fixed point Qm.n).
+    #[arg(long, default_value = "float", value_parser = ["float", "pow2"])]
+    pub scale: String,
+    /// Bias: int32 with scale s_x * s_w, or left float.
+    #[arg(long, default_value = "int32", value_parser = ["int32", "float"])]
+    pub bias: String,
+    /// Activation quantization.
+    #[arg(long, default_value = "u8", value_parser = ["u8", "i8", "u16", "i16", "none"])]
+    pub activations: String,
+    /// Activation calibration: minmax, percentile[:P] (default 99.99) or mse.
+    #[arg(long, default_value = "minmax")]
+    pub calibration: String,
+    /// Training samples used for calibration.
+    #[arg(long, default_value_t = 512)]
+    pub calibration_samples: usize,
+    /// 4-bit weights: packed INT4 (opset 21) or int8 containers.
+    #[arg(long, default_value = "packed", value_parser = ["packed", "int8"])]
+    pub int4_storage: String,
+    /// Stop the search after this many seconds and keep the best found.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
+    /// Batch size of validation and calibration runs.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub eval_batch_size: u32,
 }

@@ -52,6 +52,14 @@ pub enum DataError {
     },
 }
 
+/// A train/validation split that would leave a part empty.
+#[derive(Debug, thiserror::Error)]
+#[error("a validation fraction of {fraction} of {samples} samples leaves the training or the validation part empty")]
+pub struct SplitError {
+    pub fraction: f64,
+    pub samples: usize,
+}
+
 /// Inputs for a model, and labels when the data is labelled.
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -131,6 +139,39 @@ impl Dataset {
             .iter()
             .map(|(name, value)| (name.as_str(), slice_samples(value, range)))
             .collect()
+    }
+
+    /// Splits into (train, validation) with a seeded random `val_fraction`
+    /// of the samples held out (each part keeps the original sample order).
+    ///
+    /// # Errors
+    /// [`SplitError`] when the fraction leaves either part empty.
+    pub fn split(&self, val_fraction: f64, seed: u64) -> Result<(Dataset, Dataset), SplitError> {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let held = (self.len as f64 * val_fraction).round() as usize;
+        if !(0.0..1.0).contains(&val_fraction) || held == 0 || held >= self.len {
+            return Err(SplitError { fraction: val_fraction, samples: self.len });
+        }
+        let mut order: Vec<usize> = (0..self.len).collect();
+        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        let (mut val, mut train) = (order[..held].to_vec(), order[held..].to_vec());
+        val.sort_unstable();
+        train.sort_unstable();
+        Ok((self.select(&train), self.select(&val)))
+    }
+
+    /// The samples `indices`, in that order.
+    pub fn select(&self, indices: &[usize]) -> Dataset {
+        Dataset {
+            inputs: self
+                .inputs
+                .iter()
+                .map(|(n, v)| (n.clone(), wdq_train::gather_samples(v, indices)))
+                .collect(),
+            labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+            len: indices.len(),
+        }
     }
 
     /// Labels of samples `start..end`, if labelled.

@@ -3,10 +3,12 @@
 //! a typed, serialisable result.
 
 pub mod analyze;
+pub mod calibrate;
 pub mod data;
 pub mod evaluate;
 pub mod files;
 pub mod inspect;
+pub mod quantize;
 
 /// Names of the graph inputs a caller must feed (inputs without an
 /// initializer default), in graph order.

@@ -1,11 +1,12 @@
 //! The `onnx-wdq` command.
 
 mod cli;
+mod options;
 mod progress;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{AnalyzeArgs, Cli, Command, ConvertArgs, EvalArgs, InspectArgs};
+use cli::{AnalyzeArgs, Cli, Command, ConvertArgs, EvalArgs, InspectArgs, QuantizeArgs};
 use onnx_wdq::data::{save_npz, Dataset};
 use onnx_wdq::evaluate::{evaluate, Evaluation};
 use onnx_wdq::inspect::ModelSummary;
@@ -13,18 +14,21 @@ use onnx_wdq::required_inputs;
 use std::process::ExitCode;
 use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
-use wdq_train::{Statistic, TrainOptions};
+
+/// Exit code when no candidate met the threshold (documented in `--help`).
+const EXIT_THRESHOLD_NOT_MET: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect(args) => inspect(args),
-        Command::Eval(args) => eval(args),
-        Command::Convert(args) => convert(args),
-        Command::Analyze(args) => analyze(args),
+        Some(Command::Inspect(args)) => inspect(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Eval(args)) => eval(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Convert(args)) => convert(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Analyze(args)) => analyze(args).map(|()| ExitCode::SUCCESS),
+        None => main_command(cli.quantize),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
@@ -113,30 +117,53 @@ fn convert(args: ConvertArgs) -> Result<()> {
 fn analyze(args: AnalyzeArgs) -> Result<()> {
     let model = load(&args.model)?;
     let data = Dataset::load(&args.data, &required_inputs(&model))?;
-    let statistic = Statistic::parse(&args.statistic).context("unknown statistic")?;
-    let options = TrainOptions {
-        cycles: args.cycles as usize,
-        steps_per_cycle: args.steps_per_cycle.map(|n| n as usize),
-        learning_rate: args.lr,
-        momentum: args.momentum,
-        weight_decay: args.weight_decay,
-        batch_size: args.batch_size as usize,
-        seed: args.seed,
-        include_bias: args.include_bias,
-        train_batchnorm_affine: args.train_batchnorm_affine,
-    };
-    if let Some(dir) = &args.save_snapshots {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut progress = progress::TrainProgress::new(options.cycles, args.save_snapshots.clone());
+    let (options, statistic) = options::train_options(&args.train)?;
+    let mut progress = progress::TrainProgress::new(options.cycles, args.train.save_snapshots.clone())?;
     let report = onnx_wdq::analyze::analyze(&model, &data, &options, statistic, &mut progress)
         .with_context(|| format!("fine-tuning {}", args.model.display()))?;
     progress.finish();
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report)?;
-        onnx_wdq::files::write_atomically(path, |f| std::io::Write::write_all(f, text.as_bytes()))
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_json(path, &report)?;
     }
     print!("{}", report.render());
     Ok(())
+}
+
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    onnx_wdq::files::write_atomically(path, |f| std::io::Write::write_all(f, text.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
+    let (Some(model_path), Some(output)) = (&args.model, &args.output) else {
+        anyhow::bail!("the model and -o/--output are required");
+    };
+    let model = load(model_path)?;
+    let inputs = required_inputs(&model);
+    let (train, val) = match (&args.data, &args.train, &args.val) {
+        (Some(data), _, _) => {
+            let all = Dataset::load(data, &inputs)?;
+            all.split(args.val_fraction, args.train_args.seed)
+                .with_context(|| format!("splitting {}", data.display()))?
+        }
+        (None, Some(t), Some(v)) => (Dataset::load(t, &inputs)?, Dataset::load(v, &inputs)?),
+        _ => anyhow::bail!("give --data, or --train and --val"),
+    };
+    let options = options::quantize_options(&args, val.labels.is_some())?;
+    let mut progress = progress::TrainProgress::new(options.train.cycles, args.train_args.save_snapshots.clone())?;
+    let (quantized, mut report) = onnx_wdq::quantize::quantize(&model, &train, &val, &options, &mut progress)
+        .with_context(|| format!("quantizing {}", model_path.display()))?;
+    progress.finish();
+    let clock = std::time::Instant::now();
+    report.sizes.file_before = wdq_onnx::encode_model(&model)?.len();
+    report.sizes.file_after = wdq_onnx::encode_model(&quantized)?.len();
+    wdq_onnx::save_model(&quantized, output).with_context(|| format!("writing {}", output.display()))?;
+    report.seconds.export = clock.elapsed().as_secs_f64();
+    if let Some(path) = &args.report {
+        write_json(path, &report)?;
+    }
+    print!("{}", report.render());
+    println!("wrote {}", output.display());
+    Ok(if report.met_threshold { ExitCode::SUCCESS } else { ExitCode::from(EXIT_THRESHOLD_NOT_MET) })
 }

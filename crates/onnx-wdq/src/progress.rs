@@ -15,14 +15,21 @@ pub struct TrainProgress {
 }
 
 impl TrainProgress {
-    pub fn new(cycles: usize, snapshots: Option<PathBuf>) -> TrainProgress {
+    /// A bar for `cycles` cycles; creates the snapshot folder if asked.
+    ///
+    /// # Errors
+    /// When the snapshot folder cannot be created.
+    pub fn new(cycles: usize, snapshots: Option<PathBuf>) -> anyhow::Result<TrainProgress> {
+        if let Some(dir) = &snapshots {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        }
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps  {msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        TrainProgress { bar, cycles, snapshots }
+        Ok(TrainProgress { bar, cycles, snapshots })
     }
 
     pub fn finish(&self) {

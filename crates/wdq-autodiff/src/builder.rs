@@ -42,7 +42,8 @@ impl<'g> Builder<'g> {
         for (slot, suffix) in outputs.iter().enumerate() {
             outs.push(suffix.map(|s| {
                 let name = self.fresh(&format!("{hint}.{s}"));
-                self.graph.add_value(name, None, ValueDef::Node { node, slot })
+                self.graph
+                    .add_value(name, None, ValueDef::Node { node, slot })
             }));
         }
         self.graph.nodes.push(Node {
@@ -58,7 +59,12 @@ impl<'g> Builder<'g> {
 
     /// Adds a one-output node and returns its output.
     pub fn one(&mut self, hint: &str, op: Op, inputs: &[ValueId]) -> ValueId {
-        let outs = self.node_with(hint, op, inputs.iter().map(|&v| Some(v)).collect(), &[Some("g")]);
+        let outs = self.node_with(
+            hint,
+            op,
+            inputs.iter().map(|&v| Some(v)).collect(),
+            &[Some("g")],
+        );
         outs[0].unwrap_or(ValueId(0))
     }
 

@@ -11,7 +11,9 @@ pub enum AutodiffError {
         op: String,
         why: String,
     },
-    #[error("node `{node}` ({op}): the gradient with respect to input {slot} is not supported: {why}")]
+    #[error(
+        "node `{node}` ({op}): the gradient with respect to input {slot} is not supported: {why}"
+    )]
     UnsupportedInput {
         node: String,
         op: String,

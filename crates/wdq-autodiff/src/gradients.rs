@@ -47,7 +47,9 @@ pub fn gradient_graph(model: &Model, wrt: &[&str]) -> Result<GradientGraph, Auto
     let forward = b.graph.order.clone();
     let seed_name = b.fresh(&format!("{}.seed", b.graph.value(output).name));
     let seed_ty = b.graph.value(output).ty.clone();
-    let seed = b.graph.add_value(seed_name.clone(), seed_ty, ValueDef::Input);
+    let seed = b
+        .graph
+        .add_value(seed_name.clone(), seed_ty, ValueDef::Input);
     b.graph.inputs.push(seed);
     let grads = crate::backward::backward(&mut b, &forward, &targets, output, seed, opset)?;
     let mut names = Vec::with_capacity(wrt.len());

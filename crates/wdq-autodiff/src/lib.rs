@@ -142,12 +142,17 @@ fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
         }
     };
     let layers = weighted_layers(graph);
+    let users = graph.users();
     for (id, node) in graph.live_nodes() {
         if let Some(layer) = layers.iter().find(|l| l.node == id) {
             let name = node_label(model, id);
             add(layer.weight, layer.dequantize, Some(name.clone()), false);
-            if options.train_bias && !matches!(node.op, Op::MatMul) {
-                if let Some((v, dq)) = node.input(2).and_then(|b| params::source(graph, b)) {
+            if options.train_bias {
+                let bias = match node.op {
+                    Op::MatMul => matmul_bias(graph, &users, id),
+                    _ => node.input(2).and_then(|b| params::source(graph, b)),
+                };
+                if let Some((v, dq)) = bias {
                     add(v, dq, Some(name), true);
                 }
             }
@@ -162,6 +167,33 @@ fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
         }
     }
     found
+}
+
+/// The bias of a MatMul layer: the constant 1-D operand of an `Add` that
+/// is the MatMul output's only user (the `MatMul + Add` form of a linear
+/// layer that exporters write).
+fn matmul_bias(
+    graph: &wdq_ir::Graph,
+    users: &[Vec<(wdq_ir::NodeId, usize)>],
+    layer: wdq_ir::NodeId,
+) -> Option<(ValueId, Option<wdq_ir::NodeId>)> {
+    let out = graph.node(layer).output(0)?;
+    let [(user, slot)] = users.get(out.index())?.as_slice() else {
+        return None;
+    };
+    let add = graph.node(*user);
+    if !matches!(add.op, Op::Add) || graph.outputs.contains(&out) {
+        return None;
+    }
+    let other = add.input(1 - (*slot).min(1))?;
+    let (v, dq) = params::source(graph, other)?;
+    let rank1 = match &graph.value(v).def {
+        ValueDef::Initializer(t) => t.shape().len() == 1,
+        _ => graph
+            .resolve_const(v)
+            .is_some_and(|(_, t)| t.shape().len() == 1),
+    };
+    (rank1 || dq.is_some()).then_some((v, dq))
 }
 
 /// Builds the training step of `model`.
@@ -281,7 +313,9 @@ fn loss_nodes(
         }
     };
     let name = b.fresh(&target_name);
-    let target = b.graph.add_value(name.clone(), Some(target_ty), ValueDef::Input);
+    let target = b
+        .graph
+        .add_value(name.clone(), Some(target_ty), ValueDef::Input);
     b.graph.inputs.push(target);
     let loss_name = b.fresh("loss");
     let outs = b.node_with(

@@ -47,12 +47,7 @@ pub(crate) fn source(graph: &Graph, value: ValueId) -> Option<(ValueId, Option<N
     }
 }
 
-fn dequantized(
-    graph: &Graph,
-    dq: NodeId,
-    q: &Tensor,
-    name: &str,
-) -> Result<Tensor, AutodiffError> {
+fn dequantized(graph: &Graph, dq: NodeId, q: &Tensor, name: &str) -> Result<Tensor, AutodiffError> {
     let err = |why: &str| AutodiffError::Parameter {
         name: name.to_string(),
         why: why.to_string(),
@@ -70,7 +65,9 @@ fn dequantized(
             .and_then(|(_, t)| t.to_i64_vec())
             .ok_or_else(|| err("the DequantizeLinear zero point is not a constant"))?,
     };
-    let values = q.to_i64_vec().ok_or_else(|| err("the quantized weight is not integer"))?;
+    let values = q
+        .to_i64_vec()
+        .ok_or_else(|| err("the quantized weight is not integer"))?;
     let shape = q.shape().to_vec();
     let (inner, len) = if scale.len() == 1 {
         (1, 1)
@@ -120,7 +117,10 @@ pub(crate) fn make_input(b: &mut Builder<'_>, p: &Found) -> Result<ValueId, Auto
             .resolve_const(p.at)
             .ok_or_else(|| err("not a constant"))?;
         if tensor.dtype() != DType::F32 {
-            return Err(err(&format!("element type {} cannot be trained", tensor.dtype())));
+            return Err(err(&format!(
+                "element type {} cannot be trained",
+                tensor.dtype()
+            )));
         }
         if let ValueDef::Node { node, .. } = b.graph.value(p.at).def {
             b.graph.order.retain(|&n| n != node);
@@ -132,7 +132,9 @@ pub(crate) fn make_input(b: &mut Builder<'_>, p: &Found) -> Result<ValueId, Auto
         return Ok(p.at);
     };
     let node = b.graph.node(dq).clone();
-    let q_value = node.input(0).ok_or_else(|| err("DequantizeLinear without input"))?;
+    let q_value = node
+        .input(0)
+        .ok_or_else(|| err("DequantizeLinear without input"))?;
     let (_, q) = b
         .graph
         .resolve_const(q_value)
@@ -149,7 +151,9 @@ pub(crate) fn make_input(b: &mut Builder<'_>, p: &Found) -> Result<ValueId, Auto
     let Op::DequantizeLinear(attrs) = &node.op else {
         return Err(err("not a DequantizeLinear"));
     };
-    let scale = node.input(1).ok_or_else(|| err("DequantizeLinear without scale"))?;
+    let scale = node
+        .input(1)
+        .ok_or_else(|| err("DequantizeLinear without scale"))?;
     let scale_shape = b
         .graph
         .resolve_const(scale)
@@ -157,15 +161,16 @@ pub(crate) fn make_input(b: &mut Builder<'_>, p: &Found) -> Result<ValueId, Auto
         .unwrap_or_default();
     let zp = match node.input(2) {
         Some(z) => Some(z),
-        None => match zero_point(q.dtype(), &scale_shape) {
-            Some(t) => Some(b.constant(&format!("{}.zero_point", p.name), t)),
-            None => None,
-        },
+        None => zero_point(q.dtype(), &scale_shape)
+            .map(|t| b.constant(&format!("{}.zero_point", p.name), t)),
     };
-    let dq_out = node.output(0).ok_or_else(|| err("DequantizeLinear without output"))?;
+    let dq_out = node
+        .output(0)
+        .ok_or_else(|| err("DequantizeLinear without output"))?;
     if zp.is_none() || !matches!(q.dtype(), DType::I8 | DType::U8 | DType::I4 | DType::U4) {
         // No fake-quant for this type (int32 biases): train the float value.
         b.graph.replace_uses(dq_out, param);
+        b.graph.order.retain(|&n| n != dq);
         return Ok(param);
     }
     let q_attrs = QdqAttrs {
@@ -182,7 +187,11 @@ pub(crate) fn make_input(b: &mut Builder<'_>, p: &Found) -> Result<ValueId, Auto
         &[q_name.as_str()],
         Some(dq),
     );
-    let q_out = b.graph.node(qnode).output(0).ok_or_else(|| err("no output"))?;
+    let q_out = b
+        .graph
+        .node(qnode)
+        .output(0)
+        .ok_or_else(|| err("no output"))?;
     let dq_node = b.graph.node_mut(dq);
     dq_node.inputs[0] = Some(q_out);
     if dq_node.inputs.len() > 2 {

@@ -63,9 +63,11 @@ pub(crate) fn sgd(
     let (step, velocity_input, velocity_output) = if options.momentum != 0.0 {
         let v_name = b.fresh(&format!("{name}.velocity"));
         let ty = TensorType::known(DType::F32, &shape);
-        let v = b
-            .graph
-            .add_value(v_name.clone(), Some(ty), ValueDef::Initializer(Arc::new(zeros())));
+        let v = b.graph.add_value(
+            v_name.clone(),
+            Some(ty),
+            ValueDef::Initializer(Arc::new(zeros())),
+        );
         b.graph.inputs.push(v);
         let m = b.scalar(&format!("{name}.momentum"), options.momentum);
         let kept = b.one(&name, Op::Mul, &[v, m]);

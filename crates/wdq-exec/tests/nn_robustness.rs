@@ -41,6 +41,14 @@ fn ops() -> Vec<Op> {
             ..Default::default()
         },
         ConvAttrs {
+            output_shape: Some(vec![1 << 30, 1 << 30]),
+            ..Default::default()
+        },
+        ConvAttrs {
+            pads: Some(vec![i64::MAX, 1 << 31, 1 << 31, 0]),
+            ..Default::default()
+        },
+        ConvAttrs {
             pads: Some(vec![50, 50, 50, 50]),
             ..Default::default()
         },
@@ -126,7 +134,7 @@ fn ops() -> Vec<Op> {
 
 fn tensors() -> Vec<TensorValue> {
     let mut rng = Lcg(99);
-    let shapes: [&[usize]; 12] = [
+    let shapes: [&[usize]; 16] = [
         &[],
         &[0],
         &[1],
@@ -139,6 +147,10 @@ fn tensors() -> Vec<TensorValue> {
         &[0, 2, 3, 3],
         &[2, 2, 0, 4],
         &[1, 2, 3, 3, 3, 2],
+        &[4, 2, 3, 3],
+        &[4, 1, 3, 3],
+        &[2, 2, 2],
+        &[4],
     ];
     let mut out: Vec<TensorValue> = shapes.iter().map(|s| rng.tensor(s)).collect();
     out.push(i64s(&[2], vec![0, 3]));
@@ -155,7 +167,7 @@ fn kernels_return_instead_of_panicking() {
     for op in ops() {
         for ctx in ctxs {
             for arity in 0..=5 {
-                for _ in 0..40 {
+                for _ in 0..150 {
                     let picks: Vec<Option<&TensorValue>> = (0..arity)
                         .map(|_| {
                             let i = rng.range(0, tensors.len());

@@ -32,19 +32,29 @@ impl Wanted {
 pub enum Activation {
     /// Gradient where `x > 0`.
     Relu,
-    LeakyRelu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
     Sigmoid,
     Tanh,
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     HardSwish,
     Erf,
     /// `tanh`: the tanh approximation instead of the exact erf form.
-    Gelu { tanh: bool },
+    Gelu {
+        tanh: bool,
+    },
     /// Gradient `sign(x)` (0 at 0).
     Abs,
     /// Gradient where `min <= x <= max`. Bounds given here (attribute form,
     /// before opset 11) win; otherwise they are read from inputs 2 and 3.
-    Clip { min: Option<f32>, max: Option<f32> },
+    Clip {
+        min: Option<f32>,
+        max: Option<f32>,
+    },
 }
 
 impl Activation {
@@ -97,13 +107,21 @@ pub enum GradOp {
     /// Softmax (`log = false`) or LogSoftmax backward from the forward
     /// output. Inputs `(dY, Y)`; output `dX`. `coerce_2d`: the opset < 13
     /// semantics (normalised over `dims[axis..]` flattened).
-    SoftmaxGrad { axis: i64, log: bool, coerce_2d: bool },
+    SoftmaxGrad {
+        axis: i64,
+        log: bool,
+        coerce_2d: bool,
+    },
     /// Inference-form BatchNormalization backward (frozen statistics).
     /// Inputs `(dY, X, scale, mean, var)`; outputs `(dX, dScale, dBias)`.
     BatchNormGrad { epsilon: f32, wanted: Wanted },
     /// LayerNormalization backward. Inputs `(dY, X, scale)`; outputs
     /// `(dX, dScale, dBias)`.
-    LayerNormGrad { axis: i64, epsilon: f32, wanted: Wanted },
+    LayerNormGrad {
+        axis: i64,
+        epsilon: f32,
+        wanted: Wanted,
+    },
     /// MatMul backward with numpy semantics (1-D operands, broadcast batch
     /// axes summed back). Inputs `(dY, A, B)`; outputs `(dA, dB)`.
     MatMulGrad { wanted: Wanted },
@@ -282,6 +300,9 @@ mod tests {
             outputs: 1,
             masked: vec![],
         };
-        assert_eq!(scatter.attrs()[0].value, AttrValue::String("Identity".into()));
+        assert_eq!(
+            scatter.attrs()[0].value,
+            AttrValue::String("Identity".into())
+        );
     }
 }

@@ -223,6 +223,21 @@ impl Graph {
         node
     }
 
+    /// A name for messages and reports: the node's name, or (for unnamed
+    /// nodes) the name of its first output.
+    pub fn node_label(&self, id: NodeId) -> String {
+        let node = self.node(id);
+        if !node.name.is_empty() {
+            return node.name.clone();
+        }
+        node.outputs
+            .iter()
+            .flatten()
+            .map(|v| self.value(*v).name.clone())
+            .next()
+            .unwrap_or_default()
+    }
+
     /// Live nodes in topological order.
     pub fn live_nodes(&self) -> impl Iterator<Item = (NodeId, &Node)> {
         self.order.iter().map(move |&id| (id, self.node(id)))

@@ -52,3 +52,6 @@ pub use options::{
     QuantPlan, ScaleKind, WeightGranularity,
 };
 pub use points::activation_points;
+
+#[cfg(test)]
+mod tests;

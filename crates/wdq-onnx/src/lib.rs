@@ -6,6 +6,18 @@
 //! and reports violations as [`OnnxError`]; it never panics on input.
 //! Export writes every tensor inline and is deterministic: the same model
 //! always encodes to the same bytes.
+//!
+//! Round trip: for a model read from a file, `decode_model(encode_model(m))`
+//! gives `m` back, as long as every initializer is read by something (export
+//! leaves out initializers that no node, graph input or output, subgraph or
+//! training info reads). Sparse initializers come back dense. What the IR
+//! has no place for is not kept: graph-, node- and value-level
+//! `metadata_props`, `quantization_annotation`, node `overload` and device
+//! configurations, dimension and type denotations, names and doc strings of
+//! tensors inside attributes, and fields unknown to `proto/onnx.proto`.
+//! Model-level functions, training info and device configurations are kept
+//! encoded in [`wdq_ir::Model::preserved`]; opaque nodes keep their
+//! attributes (subgraphs included) as encoded `AttributeProto`s.
 
 mod attr;
 mod error;

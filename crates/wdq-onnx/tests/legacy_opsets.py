@@ -22,11 +22,11 @@ F = TensorProto.FLOAT
 rng = np.random.default_rng(0)
 
 
-def model(opset, nodes, inputs, outputs, inits=()):
+def model(opset, nodes, inputs, outputs, inits=(), elem=F):
     graph = helper.make_graph(
         nodes,
         "legacy",
-        [helper.make_tensor_value_info(n, F, s) for n, s in inputs],
+        [helper.make_tensor_value_info(n, elem, s) for n, s in inputs],
         [helper.make_empty_tensor_value_info(n) for n in outputs],
         [numpy_helper.from_array(v, n) for n, v in inits],
     )
@@ -64,6 +64,10 @@ def cases():
         ("g", rng.random(3, dtype=np.float32) + 0.5), ("b", rng.random(3, dtype=np.float32)),
         ("m", rng.random(3, dtype=np.float32)), ("v", rng.random(3, dtype=np.float32) + 0.5),
     ]), {"x": (1, 3, 4, 5)}
+    yield "clip_f16_9", model(9, [
+        n("Clip", ["x"], ["c"], min=-0.5, max=0.7),
+        n("Relu", ["c"], ["r"]),
+    ], [("x", [2, 3])], ["r"], elem=TensorProto.FLOAT16), {"x": (2, 3)}
     yield "resize_10", model(10, [
         n("Resize", ["x", "scales"], ["r1"], mode="nearest"),
         n("Resize", ["x", "scales"], ["r2"], mode="linear"),
@@ -87,7 +91,8 @@ def main():
         src = os.path.join(work, f"{name}.onnx")
         onnx.save(m, src)
         onnx.checker.check_model(m)
-        feeds = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+        dtype = np.float16 if m.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT16 else np.float32
+        feeds = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
         want = ort.InferenceSession(src).run(None, feeds)
         start = m.opset_import[0].version
         for target in sorted({max(start, 11), 13, 18, 21}):

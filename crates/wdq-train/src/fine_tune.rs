@@ -200,12 +200,9 @@ fn tracked_layers(model: &Model, step: &TrainingStep, include_bias: bool) -> Vec
     let graph = &model.graph;
     let mut out = Vec::new();
     for layer in wdq_ir::weighted_layers(graph) {
-        let node = graph.node(layer.node);
-        let mine: Vec<&wdq_autodiff::TrainableParam> = step
-            .params
-            .iter()
-            .filter(|p| p.layer.as_deref() == Some(node.name.as_str()))
-            .collect();
+        let label = graph.node_label(layer.node);
+        let mine: Vec<&wdq_autodiff::TrainableParam> =
+            step.params.iter().filter(|p| p.layer.as_deref() == Some(label.as_str())).collect();
         let mut tensors: Vec<String> = mine.iter().filter(|p| !p.is_bias).map(|p| p.name.clone()).collect();
         if include_bias {
             tensors.extend(mine.iter().filter(|p| p.is_bias).map(|p| p.name.clone()));
@@ -214,8 +211,8 @@ fn tracked_layers(model: &Model, step: &TrainingStep, include_bias: bool) -> Vec
             continue;
         }
         out.push(Tracked {
-            node: node.name.clone(),
-            op: node.op.op_type().to_string(),
+            node: label,
+            op: graph.node(layer.node).op.op_type().to_string(),
             tensors,
             parameters: layer.parameter_count(),
         });

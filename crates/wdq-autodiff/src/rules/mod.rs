@@ -38,7 +38,9 @@ impl Ctx<'_, '_> {
 
     /// Input `slot`, which must be present.
     pub fn x(&self, slot: usize) -> Result<ValueId, AutodiffError> {
-        self.node.input(slot).ok_or_else(|| self.unsupported(slot, "the input is absent"))
+        self.node
+            .input(slot)
+            .ok_or_else(|| self.unsupported(slot, "the input is absent"))
     }
 
     /// Output `slot`.

@@ -22,7 +22,9 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             ctx.only(0, dy)
         }
         Op::Cast(a) => {
-            let to = a.to.and_then(|t| i32::try_from(t).ok()).and_then(DType::from_onnx);
+            let to =
+                a.to.and_then(|t| i32::try_from(t).ok())
+                    .and_then(DType::from_onnx);
             if to != Some(DType::F32) {
                 return Err(ctx.non_differentiable("a cast to a non-f32 type"));
             }

@@ -32,9 +32,15 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             let (x, w) = (ctx.x(0)?, ctx.x(1)?);
             let wanted = wanted3(ctx, [0, 1, 2]);
             let grad = if matches!(op, Op::Conv(_)) {
-                GradOp::ConvGrad { conv: a.clone(), wanted }
+                GradOp::ConvGrad {
+                    conv: a.clone(),
+                    wanted,
+                }
             } else {
-                GradOp::ConvTransposeGrad { conv: a.clone(), wanted }
+                GradOp::ConvTransposeGrad {
+                    conv: a.clone(),
+                    wanted,
+                }
             };
             let outs = ctx.grad_multi(grad, vec![Some(dy), Some(x), Some(w)], &wanted.0);
             spread(ctx, &outs, &[0, 1, 2])
@@ -45,14 +51,19 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             let (a, b) = (ctx.x(0)?, ctx.x(1)?);
             let wanted = [ctx.wants(0), ctx.wants(1), false];
             let outs = ctx.grad_multi(
-                GradOp::MatMulGrad { wanted: Wanted(wanted) },
+                GradOp::MatMulGrad {
+                    wanted: Wanted(wanted),
+                },
                 vec![Some(dy), Some(a), Some(b)],
                 &wanted[..2],
             );
             spread(ctx, &outs, &[0, 1])
         }
         Op::MaxPool(a) | Op::AveragePool(a) => {
-            ctx.only_slots(&[0], "pooling is differentiated with respect to its data only")?;
+            ctx.only_slots(
+                &[0],
+                "pooling is differentiated with respect to its data only",
+            )?;
             let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
             let grad = if matches!(op, Op::MaxPool(_)) {
                 GradOp::MaxPoolGrad(a.clone())
@@ -84,7 +95,13 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
                 epsilon: a.epsilon.unwrap_or(1e-5),
                 wanted,
             };
-            let inputs = vec![Some(dy), Some(ins[0]), Some(ins[1]), Some(ins[3]), Some(ins[4])];
+            let inputs = vec![
+                Some(dy),
+                Some(ins[0]),
+                Some(ins[1]),
+                Some(ins[3]),
+                Some(ins[4]),
+            ];
             let outs = ctx.grad_multi(grad, inputs, &wanted.0);
             spread(ctx, &outs, &[0, 1, 2])
         }
@@ -116,7 +133,9 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             let (x, slope) = (ctx.x(0)?, ctx.x(1)?);
             let wanted = [ctx.wants(0), ctx.wants(1), false];
             let outs = ctx.grad_multi(
-                GradOp::PReluGrad { wanted: Wanted(wanted) },
+                GradOp::PReluGrad {
+                    wanted: Wanted(wanted),
+                },
                 vec![Some(dy), Some(x), Some(slope)],
                 &wanted[..2],
             );
@@ -127,11 +146,21 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
                 ctx.only_slots(&[0], "activation bounds and parameters are not trained")?;
                 let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
                 let mut inputs = vec![Some(dy), Some(x)];
-                if matches!(act, Activation::Clip { min: None, max: None }) {
+                if matches!(
+                    act,
+                    Activation::Clip {
+                        min: None,
+                        max: None
+                    }
+                ) {
                     inputs.push(ctx.node.input(1));
                     inputs.push(ctx.node.input(2));
                 }
-                let g = ctx.b.one_opt(&ctx.label.clone(), Op::Grad(GradOp::ActivationGrad(act)), inputs);
+                let g = ctx.b.one_opt(
+                    &ctx.label.clone(),
+                    Op::Grad(GradOp::ActivationGrad(act)),
+                    inputs,
+                );
                 ctx.only(0, g)
             }
             None => return Ok(None),

@@ -9,7 +9,9 @@ use wdq_exec::TensorValue;
 
 /// A path under the repository's `fixtures/`.
 pub fn fixture(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(sub)
 }
 
 /// Every array of an npz, as f64 (floats) or i64 (ints), by key.

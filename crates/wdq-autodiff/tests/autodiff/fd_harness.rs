@@ -69,7 +69,12 @@ pub fn scalar_const(x: f32) -> In {
 
 /// A model of one node `op` over `inputs`, with `outputs` output slots
 /// (output 0 is the graph output).
-pub fn one_node(op: Op, opset: i64, inputs: &[In], outputs: usize) -> (Model, Vec<(String, TensorValue)>) {
+pub fn one_node(
+    op: Op,
+    opset: i64,
+    inputs: &[In],
+    outputs: usize,
+) -> (Model, Vec<(String, TensorValue)>) {
     let mut g = Graph::default();
     let mut feeds = Vec::new();
     let mut ids: Vec<Option<ValueId>> = Vec::new();
@@ -94,7 +99,10 @@ pub fn one_node(op: Op, opset: i64, inputs: &[In], outputs: usize) -> (Model, Ve
     g.outputs.push(g.node(node).output(0).unwrap());
     let model = Model {
         ir_version: 8,
-        opsets: vec![OpsetId { domain: String::new(), version: opset }],
+        opsets: vec![OpsetId {
+            domain: String::new(),
+            version: opset,
+        }],
         graph: g,
         ..Model::default()
     };
@@ -102,16 +110,24 @@ pub fn one_node(op: Op, opset: i64, inputs: &[In], outputs: usize) -> (Model, Ve
 }
 
 fn objective(plan: &Plan, feeds: &[(String, TensorValue)], r: &[f32]) -> f64 {
-    let args: Vec<(&str, TensorValue)> = feeds.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let args: Vec<(&str, TensorValue)> =
+        feeds.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let out = plan.run(&args).unwrap();
-    out[0].as_f32().unwrap().iter().zip(r).map(|(&y, &w)| y as f64 * w as f64).sum()
+    out[0]
+        .as_f32()
+        .unwrap()
+        .iter()
+        .zip(r)
+        .map(|(&y, &w)| y as f64 * w as f64)
+        .sum()
 }
 
 /// Checks the analytic gradient of every `Wrt` input against central
 /// differences with step `h`; returns the worst relative error.
 pub fn check(what: &str, model: &Model, feeds: &[(String, TensorValue)], h: f32) -> f64 {
     let plan = Plan::new(model).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let args: Vec<(&str, TensorValue)> = feeds.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let args: Vec<(&str, TensorValue)> =
+        feeds.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
     let y = plan.run(&args).unwrap_or_else(|e| panic!("{what}: {e}"));
     let mut rng = Lcg(0x5eed ^ what.len() as u64);
     let shape = y[0].shape().to_vec();
@@ -120,18 +136,27 @@ pub fn check(what: &str, model: &Model, feeds: &[(String, TensorValue)], h: f32)
     let gg = wdq_autodiff::gradient_graph(model, &wrt).unwrap_or_else(|e| panic!("{what}: {e}"));
     let gplan = Plan::new(&gg.model).unwrap_or_else(|e| panic!("{what}: {e}"));
     let mut gargs = args.clone();
-    gargs.push((gg.seed_input.as_str(), TensorValue::F32(ArrayD::from_shape_vec(shape, r.clone()).unwrap())));
+    gargs.push((
+        gg.seed_input.as_str(),
+        TensorValue::F32(ArrayD::from_shape_vec(shape, r.clone()).unwrap()),
+    ));
     let grads = gplan.run(&gargs).unwrap_or_else(|e| panic!("{what}: {e}"));
     let mut worst = 0.0f64;
     for (k, (name, value)) in feeds.iter().enumerate() {
         let analytic = grads[k + 1].as_f32().unwrap();
-        assert_eq!(analytic.shape(), value.shape(), "{what}: gradient shape of {name}");
+        assert_eq!(
+            analytic.shape(),
+            value.shape(),
+            "{what}: gradient shape of {name}"
+        );
         let base = value.as_f32().unwrap();
         let mut fd = Vec::with_capacity(base.len());
         for i in 0..base.len() {
             let at = |delta: f32| {
                 let mut moved = feeds.to_vec();
-                let TensorValue::F32(a) = &mut moved[k].1 else { unreachable!() };
+                let TensorValue::F32(a) = &mut moved[k].1 else {
+                    unreachable!()
+                };
                 a.as_slice_mut().unwrap()[i] += delta;
                 objective(&plan, &moved, &r)
             };
@@ -143,7 +168,10 @@ pub fn check(what: &str, model: &Model, feeds: &[(String, TensorValue)], h: f32)
             .zip(&fd)
             .fold(0.0f64, |m, (&a, &b)| m.max((a as f64 - b).abs()));
         let rel = err / scale;
-        assert!(rel <= TOL, "{what}: d/d{name} relative error {rel:.2e} (scale {scale:.2e})");
+        assert!(
+            rel <= TOL,
+            "{what}: d/d{name} relative error {rel:.2e} (scale {scale:.2e})"
+        );
         worst = worst.max(rel);
     }
     worst

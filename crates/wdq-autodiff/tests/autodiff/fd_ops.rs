@@ -27,14 +27,28 @@ fn binary_ops_with_broadcasting() {
             check_op(&what, op, 13, &[rand(&mut rng, a), rand(&mut rng, b)]);
         }
         let den = away(&mut rng, b, 2.0, &[0.0], 0.5);
-        check_op(&format!("Div {a:?} {b:?}"), Op::Div, 13, &[rand(&mut rng, a), den]);
+        check_op(
+            &format!("Div {a:?} {b:?}"),
+            Op::Div,
+            13,
+            &[rand(&mut rng, a), den],
+        );
         let base = away(&mut rng, a, 1.0, &[0.0], 0.2);
         let In::Wrt(s, v) = base else { unreachable!() };
         let base = In::Wrt(s, v.iter().map(|x| x.abs() + 0.3).collect());
-        check_op(&format!("Pow {a:?} {b:?}"), Op::Pow, 13, &[base, rand(&mut rng, b)]);
+        check_op(
+            &format!("Pow {a:?} {b:?}"),
+            Op::Pow,
+            13,
+            &[base, rand(&mut rng, b)],
+        );
         for op in [Op::Max, Op::Min] {
-            let x = distinct(&mut rng, a, 0.07);
-            let y = distinct(&mut rng, b, 0.05);
+            // Values on a 0.05 grid and the grid shifted by 0.025: no ties.
+            let x = distinct(&mut rng, a, 0.1);
+            let In::Wrt(s, v) = distinct(&mut rng, b, 0.1) else {
+                unreachable!()
+            };
+            let y = In::Wrt(s, v.iter().map(|v| v + 0.025).collect());
             check_op(&format!("{} {a:?} {b:?}", op.op_type()), op, 13, &[x, y]);
         }
     }
@@ -44,7 +58,11 @@ fn binary_ops_with_broadcasting() {
         wdq_ir::TensorData::Bool((0..8).map(|i| i % 3 == 0).collect()),
     )
     .unwrap();
-    let inputs = [In::Const(cond), rand(&mut rng, &[3, 1]), rand(&mut rng, &[2, 3, 4])];
+    let inputs = [
+        In::Const(cond),
+        rand(&mut rng, &[3, 1]),
+        rand(&mut rng, &[2, 3, 4]),
+    ];
     check_op("Where", Op::Where, 13, &inputs);
 }
 
@@ -62,7 +80,12 @@ fn activations_away_from_kinks() {
         (Op::LeakyRelu(act(Some(0.1), None)), 13, vec![0.0], 2.0),
         (Op::Sigmoid, 13, vec![], 4.0),
         (Op::Tanh, 13, vec![], 2.0),
-        (Op::HardSigmoid(act(Some(0.3), Some(0.4))), 13, vec![-4.0 / 3.0, 2.0], 3.0),
+        (
+            Op::HardSigmoid(act(Some(0.3), Some(0.4))),
+            13,
+            vec![-4.0 / 3.0, 2.0],
+            3.0,
+        ),
         (Op::HardSwish, 14, vec![-3.0, 3.0], 5.0),
         (Op::Erf, 13, vec![], 2.0),
         (Op::Gelu(act(None, None)), 20, vec![], 3.0),
@@ -94,16 +117,27 @@ fn activations_away_from_kinks() {
     }
     let x = away(&mut rng, &shape, 1.0, &[-0.5, 0.6], 0.05);
     let clip = Op::Clip(ClipAttrs::default());
-    check_op("Clip opset 13", clip, 13, &[x, scalar_const(-0.5), scalar_const(0.6)]);
+    check_op(
+        "Clip opset 13",
+        clip,
+        13,
+        &[x, scalar_const(-0.5), scalar_const(0.6)],
+    );
     for op in [Op::Log, Op::Sqrt, Op::Reciprocal] {
         let x = away(&mut rng, &shape, 1.0, &[0.0], 0.2);
         let In::Wrt(s, v) = x else { unreachable!() };
         let x = In::Wrt(s, v.iter().map(|x| x.abs() + 0.3).collect());
-        check_op(&op.op_type().to_string(), op, 13, &[x]);
+        let what = op.op_type().to_string();
+        check_op(&what, op, 13, &[x]);
     }
     for slope in [vec![3, 1, 1], vec![3], vec![1]] {
         let x = away(&mut rng, &[2, 3, 2, 2], 1.0, &[0.0], 0.05);
-        check_op(&format!("PRelu slope {slope:?}"), Op::PRelu, 13, &[x, rand(&mut rng, &slope)]);
+        check_op(
+            &format!("PRelu slope {slope:?}"),
+            Op::PRelu,
+            13,
+            &[x, rand(&mut rng, &slope)],
+        );
     }
 }
 
@@ -111,35 +145,111 @@ fn activations_away_from_kinks() {
 fn shape_and_movement_ops() {
     let mut rng = Lcg(13);
     let x = |rng: &mut Lcg| rand(rng, &[2, 3, 4]);
-    check_op("Reshape", Op::Reshape(ReshapeAttrs::default()), 13, &[x(&mut rng), ints(&[4, -1])]);
-    check_op("Flatten", Op::Flatten(AxisAttrs { axis: Some(2) }), 13, &[x(&mut rng)]);
-    let perm = TransposeAttrs { perm: Some(vec![2, 0, 1]) };
+    check_op(
+        "Reshape",
+        Op::Reshape(ReshapeAttrs::default()),
+        13,
+        &[x(&mut rng), ints(&[4, -1])],
+    );
+    check_op(
+        "Flatten",
+        Op::Flatten(AxisAttrs { axis: Some(2) }),
+        13,
+        &[x(&mut rng)],
+    );
+    let perm = TransposeAttrs {
+        perm: Some(vec![2, 0, 1]),
+    };
     check_op("Transpose", Op::Transpose(perm), 13, &[x(&mut rng)]);
-    check_op("Transpose default", Op::Transpose(TransposeAttrs::default()), 13, &[x(&mut rng)]);
+    check_op(
+        "Transpose default",
+        Op::Transpose(TransposeAttrs::default()),
+        13,
+        &[x(&mut rng)],
+    );
     let y = rand(&mut rng, &[2, 3, 1, 4]);
-    check_op("Squeeze", Op::Squeeze(AxesAttrs::default()), 13, &[y, ints(&[2])]);
-    check_op("Unsqueeze", Op::Unsqueeze(AxesAttrs::default()), 13, &[x(&mut rng), ints(&[0, 3])]);
-    let inputs = [x(&mut rng), rand(&mut rng, &[2, 1, 4]), rand(&mut rng, &[2, 2, 4])];
-    check_op("Concat", Op::Concat(AxisAttrs { axis: Some(1) }), 13, &inputs);
-    let split = SplitAttrs { axis: Some(2), ..SplitAttrs::default() };
+    check_op(
+        "Squeeze",
+        Op::Squeeze(AxesAttrs::default()),
+        13,
+        &[y, ints(&[2])],
+    );
+    check_op(
+        "Unsqueeze",
+        Op::Unsqueeze(AxesAttrs::default()),
+        13,
+        &[x(&mut rng), ints(&[0, 3])],
+    );
+    let inputs = [
+        x(&mut rng),
+        rand(&mut rng, &[2, 1, 4]),
+        rand(&mut rng, &[2, 2, 4]),
+    ];
+    check_op(
+        "Concat",
+        Op::Concat(AxisAttrs { axis: Some(1) }),
+        13,
+        &inputs,
+    );
+    let split = SplitAttrs {
+        axis: Some(2),
+        ..SplitAttrs::default()
+    };
     check_op("Split", Op::Split(split), 13, &[x(&mut rng), ints(&[1, 3])]);
-    let slice = [x(&mut rng), ints(&[3, 0]), ints(&[-4, 2]), ints(&[2, 1]), ints(&[-2, 1])];
-    check_op("Slice negative step", Op::Slice(SliceAttrs::default()), 13, &slice);
+    let slice = [
+        x(&mut rng),
+        ints(&[3, 0]),
+        ints(&[-4, 2]),
+        ints(&[2, 1]),
+        ints(&[-2, 1]),
+    ];
+    check_op(
+        "Slice negative step",
+        Op::Slice(SliceAttrs::default()),
+        13,
+        &slice,
+    );
     for mode in ["constant", "reflect", "edge"] {
-        let pad = PadAttrs { mode: Some(mode.into()), ..PadAttrs::default() };
+        let pad = PadAttrs {
+            mode: Some(mode.into()),
+            ..PadAttrs::default()
+        };
         let inputs = [x(&mut rng), ints(&[0, 1, 2, 0, 1, 1]), scalar_const(0.5)];
         check_op(&format!("Pad {mode}"), Op::Pad(pad), 13, &inputs);
     }
     let idx = In::Const(Tensor::from_i64(vec![2, 2], vec![0, 2, 2, 1]));
-    check_op("Gather axis 1", Op::Gather(AxisAttrs { axis: Some(1) }), 13, &[x(&mut rng), idx]);
-    check_op("Expand", Op::Expand, 13, &[rand(&mut rng, &[3, 1]), ints(&[2, 3, 4])]);
-    check_op("Tile", Op::Tile, 13, &[rand(&mut rng, &[2, 3]), ints(&[2, 2])]);
-    let resize = ResizeAttrs { mode: Some("nearest".into()), ..ResizeAttrs::default() };
+    check_op(
+        "Gather axis 1",
+        Op::Gather(AxisAttrs { axis: Some(1) }),
+        13,
+        &[x(&mut rng), idx],
+    );
+    check_op(
+        "Expand",
+        Op::Expand,
+        13,
+        &[rand(&mut rng, &[3, 1]), ints(&[2, 3, 4])],
+    );
+    check_op(
+        "Tile",
+        Op::Tile,
+        13,
+        &[rand(&mut rng, &[2, 3]), ints(&[2, 2])],
+    );
+    let resize = ResizeAttrs {
+        mode: Some("nearest".into()),
+        ..ResizeAttrs::default()
+    };
     let scales = In::Const(Tensor::from_f32(vec![4], vec![1.0, 1.0, 2.0, 1.5]));
     let inputs = [rand(&mut rng, &[1, 2, 3, 4]), In::Absent, scales];
     check_op("Resize nearest", Op::Resize(resize), 13, &inputs);
     check_op("Identity", Op::Identity, 13, &[x(&mut rng)]);
-    check_op("Dropout", Op::Dropout(DropoutAttrs::default()), 13, &[x(&mut rng)]);
+    check_op(
+        "Dropout",
+        Op::Dropout(DropoutAttrs::default()),
+        13,
+        &[x(&mut rng)],
+    );
 }
 
 #[test]
@@ -156,12 +266,25 @@ fn reductions() {
                 (Some(a), true) => ints(a),
                 _ => In::Absent,
             };
-            let mean_attrs = ReduceAttrs { axes: axes.clone(), ..attrs.clone() };
+            let mean_attrs = ReduceAttrs {
+                axes: axes.clone(),
+                ..attrs.clone()
+            };
             let what = format!("keepdims {keep} opset {opset} axes {axes:?}");
             let x = rand(&mut rng, &[2, 3, 4]);
-            check_op(&format!("ReduceSum {what}"), Op::ReduceSum(attrs), opset, &[x, axes_in]);
+            check_op(
+                &format!("ReduceSum {what}"),
+                Op::ReduceSum(attrs),
+                opset,
+                &[x, axes_in],
+            );
             let x = rand(&mut rng, &[2, 3, 4]);
-            check_op(&format!("ReduceMean {what}"), Op::ReduceMean(mean_attrs), opset, &[x]);
+            check_op(
+                &format!("ReduceMean {what}"),
+                Op::ReduceMean(mean_attrs),
+                opset,
+                &[x],
+            );
         }
     }
 }
@@ -170,8 +293,21 @@ fn reductions() {
 fn check_loss(op: GradOp, z: Vec<f32>, shape: &[usize], target: TensorValue) {
     let run = |z: &[f32]| {
         let zv = f32_value(shape, z.to_vec());
-        let out = run_op(&Op::Grad(op.clone()), KernelContext { opset: 13 }, &[Some(&zv), Some(&target)]).unwrap();
-        let loss = out[0].as_ref().unwrap().as_f32().unwrap().iter().next().copied().unwrap();
+        let out = run_op(
+            &Op::Grad(op.clone()),
+            KernelContext { opset: 13 },
+            &[Some(&zv), Some(&target)],
+        )
+        .unwrap();
+        let loss = out[0]
+            .as_ref()
+            .unwrap()
+            .as_f32()
+            .unwrap()
+            .iter()
+            .next()
+            .copied()
+            .unwrap();
         (loss as f64, out[1].clone().unwrap())
     };
     let (_, grad) = run(&z);
@@ -195,6 +331,16 @@ fn losses_match_their_finite_differences() {
     let labels = TensorValue::I64(ndarray::ArrayD::from_shape_vec(vec![3], vec![0, 4, 2]).unwrap());
     check_loss(GradOp::SoftmaxCrossEntropy, rng.vec(15), &[3, 5], labels);
     let teacher = f32_value(&[3, 5], rng.vec(15));
-    check_loss(GradOp::DistillLoss(Divergence::KlSoftmax), rng.vec(15), &[3, 5], teacher.clone());
-    check_loss(GradOp::DistillLoss(Divergence::MeanSquare), rng.vec(15), &[3, 5], teacher);
+    check_loss(
+        GradOp::DistillLoss(Divergence::KlSoftmax),
+        rng.vec(15),
+        &[3, 5],
+        teacher.clone(),
+    );
+    check_loss(
+        GradOp::DistillLoss(Divergence::MeanSquare),
+        rng.vec(15),
+        &[3, 5],
+        teacher,
+    );
 }

@@ -3,9 +3,7 @@
 
 use crate::common::Lcg;
 use crate::fd_harness::{away, check_op, distinct, rand, In};
-use wdq_ir::op::{
-    AxisAttrs, BatchNormAttrs, ConvAttrs, GemmAttrs, LayerNormAttrs, PoolAttrs,
-};
+use wdq_ir::op::{AxisAttrs, BatchNormAttrs, ConvAttrs, GemmAttrs, LayerNormAttrs, PoolAttrs};
 use wdq_ir::{Op, Tensor};
 
 #[test]
@@ -14,7 +12,11 @@ fn conv_grouped_strided_dilated_padded() {
     for case in 0..12 {
         let group = [1, 2, 3][case % 3];
         let depthwise = case % 4 == 3;
-        let cin = if depthwise { 4 } else { group * rng.range(1, 2) };
+        let cin = if depthwise {
+            4
+        } else {
+            group * rng.range(1, 2)
+        };
         let group = if depthwise { cin } else { group };
         let cout = group * rng.range(1, 2);
         let (kh, kw) = (rng.range(1, 3), rng.range(1, 3));
@@ -46,16 +48,28 @@ fn conv_1d_3d_and_same_padding() {
         pads: Some(vec![1, 0]),
         ..ConvAttrs::default()
     };
-    let inputs = [rand(&mut rng, &[2, 3, 9]), rand(&mut rng, &[4, 3, 3]), In::Absent];
+    let inputs = [
+        rand(&mut rng, &[2, 3, 9]),
+        rand(&mut rng, &[4, 3, 3]),
+        In::Absent,
+    ];
     check_op("Conv 1-D", Op::Conv(attrs), 13, &inputs);
     let attrs = ConvAttrs {
         auto_pad: Some("SAME_UPPER".into()),
         strides: Some(vec![2, 1, 2]),
         ..ConvAttrs::default()
     };
-    let inputs = [rand(&mut rng, &[1, 2, 3, 4, 5]), rand(&mut rng, &[2, 2, 2, 2, 3]), rand(&mut rng, &[2])];
+    let inputs = [
+        rand(&mut rng, &[1, 2, 3, 4, 5]),
+        rand(&mut rng, &[2, 2, 2, 2, 3]),
+        rand(&mut rng, &[2]),
+    ];
     check_op("Conv 3-D SAME_UPPER", Op::Conv(attrs), 13, &inputs);
-    let pointwise = [rand(&mut rng, &[2, 4, 3, 3]), rand(&mut rng, &[5, 4, 1, 1]), rand(&mut rng, &[5])];
+    let pointwise = [
+        rand(&mut rng, &[2, 4, 3, 3]),
+        rand(&mut rng, &[5, 4, 1, 1]),
+        rand(&mut rng, &[5]),
+    ];
     check_op("Conv 1x1", Op::Conv(ConvAttrs::default()), 13, &pointwise);
 }
 
@@ -79,7 +93,12 @@ fn conv_transpose_grouped_strided_padded() {
             rand(&mut rng, &[cin, cout_g, 3, 2]),
             rand(&mut rng, &[cout_g * group]),
         ];
-        check_op(&format!("ConvTranspose case {case}"), Op::ConvTranspose(attrs), 13, &inputs);
+        check_op(
+            &format!("ConvTranspose case {case}"),
+            Op::ConvTranspose(attrs),
+            13,
+            &inputs,
+        );
     }
 }
 
@@ -89,7 +108,10 @@ fn gemm_every_flag() {
     let (m, k, n) = (3, 4, 5);
     for ta in [0, 1] {
         for tb in [0, 1] {
-            for (ci, c_shape) in [vec![n], vec![m, n], vec![1, n], vec![]].into_iter().enumerate() {
+            for (ci, c_shape) in [vec![n], vec![m, n], vec![1, n], vec![]]
+                .into_iter()
+                .enumerate()
+            {
                 let attrs = GemmAttrs {
                     alpha: Some(0.5 + ci as f32),
                     beta: Some(if ci == 2 { 1.0 } else { 1.5 }),
@@ -98,8 +120,17 @@ fn gemm_every_flag() {
                 };
                 let a = if ta == 1 { [k, m] } else { [m, k] };
                 let b = if tb == 1 { [n, k] } else { [k, n] };
-                let inputs = [rand(&mut rng, &a), rand(&mut rng, &b), rand(&mut rng, &c_shape)];
-                check_op(&format!("Gemm tA{ta} tB{tb} C{c_shape:?}"), Op::Gemm(attrs), 13, &inputs);
+                let inputs = [
+                    rand(&mut rng, &a),
+                    rand(&mut rng, &b),
+                    rand(&mut rng, &c_shape),
+                ];
+                check_op(
+                    &format!("Gemm tA{ta} tB{tb} C{c_shape:?}"),
+                    Op::Gemm(attrs),
+                    13,
+                    &inputs,
+                );
             }
         }
     }
@@ -134,11 +165,21 @@ fn pools_with_overlap_padding_and_ceil_mode() {
             ..PoolAttrs::default()
         };
         let x = distinct(&mut rng, &[2, 2, 6, 5], 0.05);
-        check_op(&format!("MaxPool case {case}"), Op::MaxPool(attrs.clone()), 13, &[x]);
+        check_op(
+            &format!("MaxPool case {case}"),
+            Op::MaxPool(attrs.clone()),
+            13,
+            &[x],
+        );
         let mut avg = attrs;
         avg.storage_order = None;
         let x = rand(&mut rng, &[2, 2, 6, 5]);
-        check_op(&format!("AveragePool case {case}"), Op::AveragePool(avg), 13, &[x]);
+        check_op(
+            &format!("AveragePool case {case}"),
+            Op::AveragePool(avg),
+            13,
+            &[x],
+        );
     }
     let x = distinct(&mut rng, &[2, 3, 4, 3], 0.05);
     check_op("GlobalMaxPool", Op::GlobalMaxPool, 13, &[x]);
@@ -163,15 +204,29 @@ fn batch_norm_frozen_and_layer_norm() {
         In::Const(mean),
         In::Const(var),
     ];
-    check_op("BatchNormalization", Op::BatchNormalization(attrs), 13, &inputs);
+    check_op(
+        "BatchNormalization",
+        Op::BatchNormalization(attrs),
+        13,
+        &inputs,
+    );
     for (axis, shape) in [(-1i64, vec![3, 5]), (1, vec![2, 3, 4])] {
         let attrs = LayerNormAttrs {
             axis: Some(axis),
             ..LayerNormAttrs::default()
         };
         let norm: Vec<usize> = shape[(axis.rem_euclid(shape.len() as i64)) as usize..].to_vec();
-        let inputs = [rand(&mut rng, &shape), rand(&mut rng, &norm), rand(&mut rng, &norm)];
-        check_op(&format!("LayerNormalization axis {axis}"), Op::LayerNormalization(attrs), 17, &inputs);
+        let inputs = [
+            rand(&mut rng, &shape),
+            rand(&mut rng, &norm),
+            rand(&mut rng, &norm),
+        ];
+        check_op(
+            &format!("LayerNormalization axis {axis}"),
+            Op::LayerNormalization(attrs),
+            17,
+            &inputs,
+        );
     }
 }
 
@@ -182,9 +237,19 @@ fn softmax_and_log_softmax_both_opset_semantics() {
         for axis in [1i64, -1] {
             let a = AxisAttrs { axis: Some(axis) };
             let x = away(&mut rng, &[2, 3, 4], 2.0, &[], 0.0);
-            check_op(&format!("Softmax opset {opset} axis {axis}"), Op::Softmax(a.clone()), opset, &[x]);
+            check_op(
+                &format!("Softmax opset {opset} axis {axis}"),
+                Op::Softmax(a.clone()),
+                opset,
+                &[x],
+            );
             let x = away(&mut rng, &[2, 3, 4], 2.0, &[], 0.0);
-            check_op(&format!("LogSoftmax opset {opset} axis {axis}"), Op::LogSoftmax(a), opset, &[x]);
+            check_op(
+                &format!("LogSoftmax opset {opset} axis {axis}"),
+                Op::LogSoftmax(a),
+                opset,
+                &[x],
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 //! central finite differences, training-step snapshots, and whole-model
 //! gradients against PyTorch references.
 
+mod behaviour;
 mod common;
 mod fd_harness;
 mod fd_ops;

@@ -22,19 +22,34 @@ fn compare(model_path: &str, grads: &str) -> (f64, f64, String) {
     let plan = Plan::new(&step.model).unwrap();
     let refs = read_npz(&fixture(grads));
     let get = |k: &str| refs.iter().find(|(n, _)| n == k).map(|(_, a)| a);
-    let Some(Array::F32(input)) = get("input") else { panic!("no input") };
-    let Some(Array::I64(labels)) = get("labels") else { panic!("no labels") };
+    let Some(Array::F32(input)) = get("input") else {
+        panic!("no input")
+    };
+    let Some(Array::I64(labels)) = get("labels") else {
+        panic!("no labels")
+    };
     let lr = TensorValue::F32(ndarray::ArrayD::from_elem(vec![], 0.0f32));
     let feeds = vec![
-        (step.data_inputs[0].as_str(), TensorValue::F32(input.clone())),
+        (
+            step.data_inputs[0].as_str(),
+            TensorValue::F32(input.clone()),
+        ),
         (step.target_input.as_str(), TensorValue::I64(labels.clone())),
         (step.learning_rate_input.as_str(), lr),
     ];
     let outputs = plan.run(&feeds).unwrap();
     let names = plan.output_names();
     let out = |n: &str| &outputs[names.iter().position(|x| *x == n).unwrap()];
-    let loss = out(&step.loss_output).as_f32().unwrap().iter().next().copied().unwrap() as f64;
-    let Some(Array::F64(want_loss)) = get("loss") else { panic!("no loss") };
+    let loss = out(&step.loss_output)
+        .as_f32()
+        .unwrap()
+        .iter()
+        .next()
+        .copied()
+        .unwrap() as f64;
+    let Some(Array::F64(want_loss)) = get("loss") else {
+        panic!("no loss")
+    };
     let want_loss = want_loss.iter().next().copied().unwrap();
     let mut worst = ((loss - want_loss) / want_loss.abs().max(1e-12)).abs();
     let mut report = format!("loss {loss:.9} vs {want_loss:.9}\n");
@@ -50,7 +65,10 @@ fn compare(model_path: &str, grads: &str) -> (f64, f64, String) {
             .zip(want.iter())
             .fold(0.0f64, |m, (&a, &b)| m.max((a as f64 - b).abs()));
         let rel = diff / scale.max(1e-30);
-        report.push_str(&format!("{:<28} rel {rel:.2e} (max |g| {scale:.2e})\n", p.name));
+        report.push_str(&format!(
+            "{:<28} rel {rel:.2e} (max |g| {scale:.2e})\n",
+            p.name
+        ));
         worst = worst.max(rel);
     }
     (loss, worst, report)
@@ -59,7 +77,10 @@ fn compare(model_path: &str, grads: &str) -> (f64, f64, String) {
 fn check(model_path: &str, grads: &str) {
     let (_, worst, report) = compare(model_path, grads);
     println!("{model_path}\n{report}worst {worst:.2e}");
-    assert!(worst <= 1e-4, "{model_path}: worst relative error {worst:.2e}\n{report}");
+    assert!(
+        worst <= 1e-4,
+        "{model_path}: worst relative error {worst:.2e}\n{report}"
+    );
 }
 
 #[test]

@@ -13,7 +13,14 @@ fn step_dump(model: &str, options: &StepOptions) -> String {
     for p in &step.params {
         text.push_str(&format!(
             "  {} layer={:?} bias={} input={} updated={} gradient={} velocity={:?}/{:?}\n",
-            p.name, p.layer, p.is_bias, p.input, p.updated, p.gradient, p.velocity_input, p.velocity_output
+            p.name,
+            p.layer,
+            p.is_bias,
+            p.input,
+            p.updated,
+            p.gradient,
+            p.velocity_input,
+            p.velocity_output
         ));
     }
     text.push_str(&format!(
@@ -57,7 +64,13 @@ fn distillation_step() {
 /// Every fixture model that wdq-exec runs gets a training step that runs.
 #[test]
 fn fixture_models_build_and_run() {
-    for name in ["torch_style", "paddle_style", "qdq_int8", "external_data", "int4_weights"] {
+    for name in [
+        "torch_style",
+        "paddle_style",
+        "qdq_int8",
+        "external_data",
+        "int4_weights",
+    ] {
         let path = fixture(&format!("models/{name}.onnx"));
         let model = wdq_onnx::load_model(&path).unwrap();
         let options = StepOptions {
@@ -81,10 +94,17 @@ fn fixture_models_build_and_run() {
                 feeds.push((key.as_str(), v));
             }
         }
-        let labels = ndarray::ArrayD::from_shape_vec(vec![batch], (0..batch as i64).collect()).unwrap();
-        feeds.push((step.target_input.as_str(), wdq_exec::TensorValue::I64(labels)));
+        let labels =
+            ndarray::ArrayD::from_shape_vec(vec![batch], (0..batch as i64).collect()).unwrap();
+        feeds.push((
+            step.target_input.as_str(),
+            wdq_exec::TensorValue::I64(labels),
+        ));
         let lr = ndarray::ArrayD::from_elem(vec![], 0.01f32);
-        feeds.push((step.learning_rate_input.as_str(), wdq_exec::TensorValue::F32(lr)));
+        feeds.push((
+            step.learning_rate_input.as_str(),
+            wdq_exec::TensorValue::F32(lr),
+        ));
         let out = plan.run(&feeds).unwrap_or_else(|e| panic!("{name}: {e}"));
         let loss = out[0].as_f32().unwrap().iter().next().copied().unwrap();
         assert!(loss.is_finite() && loss > 0.0, "{name}: loss {loss}");

@@ -162,7 +162,13 @@ pub(super) fn prelu_grad(wanted: Wanted, inputs: &[Option<&TensorValue>]) -> Ker
     let (g, xs, ss) = (contiguous(dy), contiguous(x), contiguous(slope));
     let dx = wanted.get(0).then(|| {
         (0..xs.len())
-            .map(|i| if xs[i] < 0.0 { ss[index(i)] * g[i] } else { g[i] })
+            .map(|i| {
+                if xs[i] < 0.0 {
+                    ss[index(i)] * g[i]
+                } else {
+                    g[i]
+                }
+            })
             .collect::<Vec<f32>>()
     });
     let ds = wanted.get(1).then(|| {

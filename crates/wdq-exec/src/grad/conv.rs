@@ -13,7 +13,9 @@ use super::{chunk_range, expect_shape, slot, BATCH_CHUNKS};
 use crate::nn::sgemm::{sgemm, MatMut, MatRef, Threads};
 use crate::nn::{contiguous, f32_input};
 use crate::{KernelError, KernelResult};
-use rayon::prelude::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut};
+use rayon::prelude::{
+    IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
+};
 use wdq_ir::grad_op::Wanted;
 use wdq_ir::op::ConvAttrs;
 
@@ -142,14 +144,32 @@ fn input_grad(p: &Problem, dy: &[f32], w: &[f32]) -> Result<Vec<f32>, KernelErro
             let dy_n = &dy[n * p.cout * out_plane..(n + 1) * p.cout * out_plane];
             for g in 0..p.group {
                 let wg = MatRef::row_major(&w[g * mg * k..(g + 1) * mg * k], mg, k)?.t();
-                let dyg = MatRef::row_major(&dy_n[g * mg * out_plane..][..mg * out_plane], mg, out_plane)?;
+                let dyg = MatRef::row_major(
+                    &dy_n[g * mg * out_plane..][..mg * out_plane],
+                    mg,
+                    out_plane,
+                )?;
                 let dxg = &mut dx_n[g * cg * in_plane..(g + 1) * cg * in_plane];
                 if p.win.is_pointwise() {
-                    sgemm(MatMut::row_major(dxg, cg, in_plane)?, wg, dyg, false, 1.0, threads)?;
+                    sgemm(
+                        MatMut::row_major(dxg, cg, in_plane)?,
+                        wg,
+                        dyg,
+                        false,
+                        1.0,
+                        threads,
+                    )?;
                     continue;
                 }
                 col.resize(k * out_plane, 0.0);
-                sgemm(MatMut::row_major(col, k, out_plane)?, wg, dyg, false, 1.0, threads)?;
+                sgemm(
+                    MatMut::row_major(col, k, out_plane)?,
+                    wg,
+                    dyg,
+                    false,
+                    1.0,
+                    threads,
+                )?;
                 col2im(col, cg, &p.win, dxg);
             }
             Ok::<(), KernelError>(())
@@ -174,7 +194,11 @@ fn weight_grad(p: &Problem, dy: &[f32], x: &[f32]) -> Result<Vec<f32>, KernelErr
                 let dy_n = &dy[n * p.cout * out_plane..(n + 1) * p.cout * out_plane];
                 for g in 0..p.group {
                     let xg = &x_n[g * cg * in_plane..(g + 1) * cg * in_plane];
-                    let dyg = MatRef::row_major(&dy_n[g * mg * out_plane..][..mg * out_plane], mg, out_plane)?;
+                    let dyg = MatRef::row_major(
+                        &dy_n[g * mg * out_plane..][..mg * out_plane],
+                        mg,
+                        out_plane,
+                    )?;
                     let patches = if p.win.is_pointwise() {
                         MatRef::row_major(xg, k, out_plane)?
                     } else {
@@ -213,7 +237,10 @@ pub(super) fn bias_grad(dy: &[f32], batch: usize, channels: usize, plane: usize)
             let mut s = 0.0f64;
             for n in 0..batch {
                 let start = (n * channels + c) * plane;
-                s += dy[start..start + plane].iter().map(|&v| v as f64).sum::<f64>();
+                s += dy[start..start + plane]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .sum::<f64>();
             }
             s as f32
         })

@@ -13,7 +13,9 @@ use super::{chunk_range, expect_shape, slot, BATCH_CHUNKS};
 use crate::nn::sgemm::{sgemm, MatMut, MatRef};
 use crate::nn::{contiguous, f32_input};
 use crate::{KernelError, KernelResult, TensorValue};
-use rayon::prelude::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut};
+use rayon::prelude::{
+    IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
+};
 use wdq_ir::grad_op::Wanted;
 use wdq_ir::op::ConvAttrs;
 
@@ -134,7 +136,6 @@ fn window(attrs: &ConvAttrs, input: &[usize], kernel: &[usize]) -> Result<Window
     })
 }
 
-
 /// ConvTransposeGrad: inputs `(dY, X, W)`, outputs `(dX, dW, dB)` as wanted.
 pub(super) fn conv_transpose_grad(
     attrs: &ConvAttrs,
@@ -177,17 +178,33 @@ pub(super) fn conv_transpose_grad(
         let mut out = vec![0.0f32; batch * item];
         let threads = inner_threads(batch);
         if item > 0 {
-            out.par_chunks_mut(item)
-                .enumerate()
-                .try_for_each_init(Vec::new, |col, (n, dx_n)| {
+            out.par_chunks_mut(item).enumerate().try_for_each_init(
+                Vec::new,
+                |col, (n, dx_n)| {
                     for g in 0..group {
                         patches(n, g, col);
-                        let wg = MatRef::row_major(&wd[g * cin_g * rows..][..cin_g * rows], cin_g, rows)?;
-                        let dst = MatMut::row_major(&mut dx_n[g * cin_g * in_plane..][..cin_g * in_plane], cin_g, in_plane)?;
-                        sgemm(dst, wg, MatRef::row_major(col, rows, in_plane)?, false, 1.0, threads)?;
+                        let wg = MatRef::row_major(
+                            &wd[g * cin_g * rows..][..cin_g * rows],
+                            cin_g,
+                            rows,
+                        )?;
+                        let dst = MatMut::row_major(
+                            &mut dx_n[g * cin_g * in_plane..][..cin_g * in_plane],
+                            cin_g,
+                            in_plane,
+                        )?;
+                        sgemm(
+                            dst,
+                            wg,
+                            MatRef::row_major(col, rows, in_plane)?,
+                            false,
+                            1.0,
+                            threads,
+                        )?;
                     }
                     Ok::<(), KernelError>(())
-                })?;
+                },
+            )?;
         }
         dx = Some(out);
     }
@@ -205,7 +222,11 @@ pub(super) fn conv_transpose_grad(
                     for g in 0..group {
                         patches(n, g, &mut col);
                         let xg = &xd[(n * cin + g * cin_g) * in_plane..][..cin_g * in_plane];
-                        let dst = MatMut::row_major(&mut acc[g * cin_g * rows..][..cin_g * rows], cin_g, rows)?;
+                        let dst = MatMut::row_major(
+                            &mut acc[g * cin_g * rows..][..cin_g * rows],
+                            cin_g,
+                            rows,
+                        )?;
                         let lhs = MatRef::row_major(xg, cin_g, in_plane)?;
                         let rhs = MatRef::row_major(&col, rows, in_plane)?.t();
                         sgemm(dst, lhs, rhs, true, 1.0, threads)?;
@@ -216,6 +237,8 @@ pub(super) fn conv_transpose_grad(
             .collect::<Result<_, KernelError>>()?;
         dw = Some(sum_in_order(partials, size));
     }
-    let db = wanted.get(2).then(|| bias_grad(&dyd, batch, cout, out_plane));
+    let db = wanted
+        .get(2)
+        .then(|| bias_grad(&dyd, batch, cout, out_plane));
     Ok(vec![slot(xs, dx)?, slot(ws, dw)?, slot(&[cout], db)?])
 }

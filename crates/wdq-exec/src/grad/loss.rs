@@ -15,7 +15,9 @@ fn softmax(row: &[f32], len: usize, inner: usize) -> Vec<f64> {
     let max = (0..len)
         .map(|i| row[i * inner] as f64)
         .fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = (0..len).map(|i| (row[i * inner] as f64 - max).exp()).collect();
+    let e: Vec<f64> = (0..len)
+        .map(|i| (row[i * inner] as f64 - max).exp())
+        .collect();
     let s: f64 = e.iter().sum();
     e.into_iter().map(|v| v / s).collect()
 }

@@ -76,11 +76,25 @@ pub(super) fn matmul_grad(wanted: Wanted, inputs: &[Option<&TensorValue>]) -> Ke
         let gm = MatRef::row_major(&g, rows, n)?;
         if let Some(da) = da.as_mut() {
             let bt = MatRef::row_major(&bd, k, n)?.t();
-            sgemm(MatMut::row_major(da, rows, k)?, gm, bt, false, 1.0, Threads::Pool)?;
+            sgemm(
+                MatMut::row_major(da, rows, k)?,
+                gm,
+                bt,
+                false,
+                1.0,
+                Threads::Pool,
+            )?;
         }
         if let Some(db) = db.as_mut() {
             let at = MatRef::row_major(&ad, rows, k)?.t();
-            sgemm(MatMut::row_major(db, k, n)?, at, gm, false, 1.0, Threads::Pool)?;
+            sgemm(
+                MatMut::row_major(db, k, n)?,
+                at,
+                gm,
+                false,
+                1.0,
+                Threads::Pool,
+            )?;
         }
     } else if m * n * k > 0 {
         for i in 0..count {

@@ -13,10 +13,10 @@
 //! kernels' own source files, compiled here a second time (`#[path]`) so
 //! that both directions share one definition of the arithmetic.
 
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../nn/geometry.rs"]
 mod geometry;
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../nn/im2col.rs"]
 mod im2col;
 

@@ -6,7 +6,9 @@
 use super::{expect_shape, slot};
 use crate::nn::{contiguous, f32_input, resolve_axis};
 use crate::{KernelError, KernelResult, TensorValue};
-use rayon::prelude::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut};
+use rayon::prelude::{
+    IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
+};
 use wdq_ir::grad_op::Wanted;
 
 /// SoftmaxGrad: inputs `(dY, Y)`, output `dX`.
@@ -93,7 +95,9 @@ pub(super) fn batch_norm_grad(
     let inv: Vec<f32> = var.iter().map(|&v| 1.0 / (v + epsilon).sqrt()).collect();
     let (g, xs) = (contiguous(dy), contiguous(x));
     let dx = wanted.get(0).then(|| {
-        let a: Vec<f32> = (0..channels).map(|c| scale[c] / (var[c] + epsilon).sqrt()).collect();
+        let a: Vec<f32> = (0..channels)
+            .map(|c| scale[c] / (var[c] + epsilon).sqrt())
+            .collect();
         let mut dx = vec![0.0f32; g.len()];
         if plane > 0 {
             dx.par_chunks_mut(plane).enumerate().for_each(|(i, o)| {
@@ -123,7 +127,11 @@ pub(super) fn batch_norm_grad(
         .then(|| sums(&|i, c| g[i] as f64 * ((xs[i] - mean[c]) * inv[c]) as f64));
     let dbias = wanted.get(2).then(|| sums(&|i, _| g[i] as f64));
     let per = [channels];
-    Ok(vec![slot(shape, dx)?, slot(&per, dscale)?, slot(&per, dbias)?])
+    Ok(vec![
+        slot(shape, dx)?,
+        slot(&per, dscale)?,
+        slot(&per, dbias)?,
+    ])
 }
 
 /// LayerNormGrad: inputs `(dY, X, scale)`, outputs `(dX, dScale, dBias)`
@@ -197,7 +205,9 @@ pub(super) fn layer_norm_grad(
     let dscale = wanted
         .get(1)
         .then(|| column_sums(&|r, j| g[r * d + j] as f64 * xhat(r, j)));
-    let dbias = wanted.get(2).then(|| column_sums(&|r, j| g[r * d + j] as f64));
+    let dbias = wanted
+        .get(2)
+        .then(|| column_sums(&|r, j| g[r * d + j] as f64));
     Ok(vec![
         slot(shape, dx)?,
         slot(scale.shape(), dscale)?,

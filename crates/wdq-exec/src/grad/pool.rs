@@ -104,7 +104,9 @@ pub(super) fn pool_grad(
                                             let v = xp[row + xx];
                                             let better = match best {
                                                 None => true,
-                                                Some((_, m)) => v > m || (v.is_nan() && !m.is_nan()),
+                                                Some((_, m)) => {
+                                                    v > m || (v.is_nan() && !m.is_nan())
+                                                }
                                             };
                                             if better {
                                                 best = Some((row + xx, v));
@@ -178,4 +180,31 @@ pub(super) fn global_pool_grad(inputs: &[Option<&TensorValue>], max: bool) -> Ke
         });
     }
     single(TensorValue::F32(array(shape, dx)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::ArrayD;
+
+    #[test]
+    fn max_pool_ties_go_to_the_first_maximum_in_scan_order() {
+        let x = TensorValue::F32(
+            ArrayD::from_shape_vec(vec![1, 1, 2, 3], vec![1.0, 5.0, 5.0, 5.0, 0.0, 5.0]).unwrap(),
+        );
+        let dy =
+            TensorValue::F32(ArrayD::from_shape_vec(vec![1, 1, 1, 2], vec![1.0, 10.0]).unwrap());
+        let attrs = PoolAttrs {
+            kernel_shape: Some(vec![2, 2]),
+            ..PoolAttrs::default()
+        };
+        let dx = pool_grad(&attrs, &[Some(&dy), Some(&x)], true).unwrap();
+        let dx = dx[0].as_ref().unwrap().as_f32().unwrap();
+        // Window 0 covers (0,0),(0,1),(1,0),(1,1): first 5.0 is (0,1).
+        // Window 1 covers (0,1),(0,2),(1,1),(1,2): first 5.0 is (0,1) again.
+        assert_eq!(
+            dx.iter().copied().collect::<Vec<_>>(),
+            vec![0.0, 11.0, 0.0, 0.0, 0.0, 0.0]
+        );
+    }
 }

@@ -146,3 +146,54 @@ pub(super) fn index_scatter_grad(
     }
     Ok(vec![slot(&target_shape, Some(dx))?])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f32s(shape: &[usize], v: Vec<f32>) -> TensorValue {
+        TensorValue::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
+    }
+
+    #[test]
+    fn reduce_sum_to_sums_broadcast_axes() {
+        let g = f32s(&[2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let like = f32s(&[3], vec![0.0; 3]);
+        let out = reduce_sum_to(&[Some(&g), Some(&like)]).unwrap();
+        let out = out[0].as_ref().unwrap().as_f32().unwrap();
+        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![5.0, 7.0, 9.0]);
+        let col = f32s(&[2, 1], vec![0.0; 2]);
+        let out = reduce_sum_to(&[Some(&g), Some(&col)]).unwrap();
+        let out = out[0].as_ref().unwrap().as_f32().unwrap();
+        assert_eq!(out.shape(), &[2, 1]);
+        assert_eq!(out.iter().copied().collect::<Vec<_>>(), vec![6.0, 15.0]);
+    }
+
+    #[test]
+    fn pad_gradient_drops_the_padding_and_reflect_adds_up() {
+        let x = f32s(&[3], vec![0.0; 3]);
+        let pads = TensorValue::I64(ArrayD::from_shape_vec(IxDyn(&[2]), vec![2, 1]).unwrap());
+        let dy = f32s(&[6], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        let run = |mode: &str| {
+            let op = Op::Pad(PadAttrs {
+                mode: Some(mode.into()),
+                ..PadAttrs::default()
+            });
+            let ctx = KernelContext { opset: 13 };
+            let out =
+                index_scatter_grad(&op, 0, 0, 1, &[], ctx, &[Some(&dy), Some(&x), Some(&pads)])
+                    .unwrap();
+            out[0]
+                .as_ref()
+                .unwrap()
+                .as_f32()
+                .unwrap()
+                .iter()
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run("constant"), vec![3.0, 4.0, 5.0]);
+        // reflect: [x2, x1 | x0, x1, x2 | x1]
+        assert_eq!(run("reflect"), vec![3.0, 2.0 + 4.0 + 6.0, 1.0 + 5.0]);
+    }
+}

@@ -11,7 +11,7 @@ use super::geometry::{self, Window, WindowAttrs};
 use super::im2col::im2col;
 use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
-use super::{array, contiguous, depthwise, f32_input, optional_f32, single};
+use super::{array, contiguous, depthwise, element_count, f32_input, optional_f32, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use wdq_ir::op::ConvAttrs;
 
@@ -37,6 +37,12 @@ impl ConvShape {
     pub fn out_per_group(&self) -> usize {
         self.out_channels / self.group
     }
+    /// The shape of `Y`.
+    pub fn output_shape(&self) -> Vec<usize> {
+        let mut dims = vec![self.batch, self.out_channels];
+        dims.extend_from_slice(self.window.output_dims());
+        dims
+    }
 }
 
 /// Reads `group` (default 1) and checks it is positive.
@@ -52,7 +58,12 @@ pub(crate) fn group_of(attrs: &ConvAttrs) -> Result<usize, KernelError> {
 
 /// The kernel's spatial shape: the weight's, checked against `kernel_shape`.
 pub(crate) fn kernel_of(attrs: &ConvAttrs, weight: &[usize]) -> Result<Vec<usize>, KernelError> {
-    let from_weight = weight[2..].to_vec();
+    let from_weight = weight.get(2..).unwrap_or_default().to_vec();
+    if from_weight.contains(&0) {
+        return Err(KernelError::Shape(format!(
+            "weight {weight:?} has an empty kernel axis"
+        )));
+    }
     if let Some(k) = &attrs.kernel_shape {
         if geometry::kernel_shape(k, from_weight.len())? != from_weight {
             return Err(KernelError::Attribute {
@@ -117,9 +128,7 @@ pub(super) fn conv(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>]) -> Kernel
     let wd = contiguous(w);
     let bd = bias.map(contiguous);
     let y = conv_forward(&shape, &xd, &wd, bd.as_deref())?;
-    let mut dims = vec![shape.batch, shape.out_channels];
-    dims.extend_from_slice(shape.window.output_dims());
-    single(TensorValue::F32(array(&dims, y)?))
+    single(TensorValue::F32(array(&shape.output_shape(), y)?))
 }
 
 /// Runs a checked convolution on row-major buffers; returns `Y` row-major.
@@ -131,7 +140,7 @@ pub(crate) fn conv_forward(
 ) -> Result<Vec<f32>, KernelError> {
     let out_plane = shape.window.output_len();
     let item = shape.out_channels * out_plane;
-    let mut y = vec![0.0f32; shape.batch * item];
+    let mut y = vec![0.0f32; element_count(&shape.output_shape())?];
     if item == 0 {
         return Ok(y);
     }

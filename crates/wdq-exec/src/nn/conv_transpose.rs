@@ -9,7 +9,7 @@
 //! end, except under `SAME_UPPER` where it goes to the beginning.
 
 use super::conv::{group_of, kernel_of};
-use super::geometry::{Window, MAX_SPATIAL};
+use super::geometry::{Window, MAX_ATTR, MAX_SPATIAL};
 use super::im2col::col2im;
 use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
@@ -26,12 +26,12 @@ fn ints(
 ) -> Result<Vec<usize>, KernelError> {
     match values {
         None => Ok(vec![default as usize; rank]),
-        Some(v) if v.len() == rank && v.iter().all(|&x| x >= min) => {
+        Some(v) if v.len() == rank && v.iter().all(|&x| (min..=MAX_ATTR).contains(&x)) => {
             Ok(v.iter().map(|&x| x as usize).collect())
         }
         Some(v) => Err(KernelError::Attribute {
             name,
-            why: format!("{v:?} must hold {rank} values >= {min}"),
+            why: format!("{v:?} must hold {rank} values in {min}..={MAX_ATTR}"),
         }),
     }
 }
@@ -164,8 +164,10 @@ pub(super) fn conv_transpose(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>])
     let (in_plane, out_plane) = (win.output_len(), win.input_len());
     let rows = cout_g * win.kernel_len();
     let (xd, wd) = (contiguous(x), contiguous(w));
+    let mut dims = vec![batch, cout];
+    dims.extend_from_slice(&win.input[MAX_SPATIAL - win.rank..]);
     let item = cout * out_plane;
-    let mut y = vec![0.0f32; batch * item];
+    let mut y = vec![0.0f32; super::element_count(&dims)?];
     if let Some(b) = bias.map(contiguous) {
         for (plane, &v) in y.chunks_exact_mut(out_plane.max(1)).zip(b.iter().cycle()) {
             plane.fill(v);
@@ -203,7 +205,5 @@ pub(super) fn conv_transpose(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>])
             Ok::<(), KernelError>(())
         })?;
     }
-    let mut dims = vec![batch, cout];
-    dims.extend_from_slice(&win.input[MAX_SPATIAL - win.rank..]);
     single(TensorValue::F32(array(&dims, y)?))
 }

@@ -11,6 +11,10 @@ use crate::KernelError;
 /// Spatial axes supported (1-D, 2-D and 3-D).
 pub(crate) const MAX_SPATIAL: usize = 3;
 
+/// Largest kernel size, stride, dilation or pad accepted, so that window
+/// arithmetic cannot overflow.
+pub(crate) const MAX_ATTR: i64 = u32::MAX as i64;
+
 /// A resolved sliding-window geometry over up to three spatial axes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Window {
@@ -43,12 +47,12 @@ fn positive(
 ) -> Result<Vec<usize>, KernelError> {
     match values {
         None => Ok(vec![1; rank]),
-        Some(v) if v.len() == rank && v.iter().all(|&x| x >= 1) => {
+        Some(v) if v.len() == rank && v.iter().all(|&x| (1..=MAX_ATTR).contains(&x)) => {
             Ok(v.iter().map(|&x| x as usize).collect())
         }
         Some(v) => Err(KernelError::Attribute {
             name,
-            why: format!("{v:?} must hold {rank} values >= 1"),
+            why: format!("{v:?} must hold {rank} values in 1..={MAX_ATTR}"),
         }),
     }
 }
@@ -109,10 +113,13 @@ pub(crate) fn resolve(input: &[usize], attrs: WindowAttrs<'_>) -> Result<Window,
             "VALID" | "NOTSET" | "" => {
                 if mode == "NOTSET" || mode.is_empty() {
                     if let Some(p) = attrs.pads {
-                        if p.len() != 2 * rank || p.iter().any(|&x| x < 0) {
+                        if p.len() != 2 * rank || p.iter().any(|&x| !(0..=MAX_ATTR).contains(&x)) {
                             return Err(KernelError::Attribute {
                                 name: "pads",
-                                why: format!("{p:?} must hold {} values >= 0", 2 * rank),
+                                why: format!(
+                                    "{p:?} must hold {} values in 0..={MAX_ATTR}",
+                                    2 * rank
+                                ),
                             });
                         }
                         pad_begin[i] = p[i] as usize;

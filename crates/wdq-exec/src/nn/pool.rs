@@ -79,8 +79,9 @@ pub(super) fn pool(
     let [_, ih_n, iw_n] = win.input;
     let [od_n, oh_n, ow_n] = win.output;
     let src = contiguous(x);
-    let planes = shape[0] * shape[1];
-    let mut out = vec![0.0f32; planes * out_plane];
+    let mut dims = shape[..2].to_vec();
+    dims.extend_from_slice(win.output_dims());
+    let mut out = vec![0.0f32; super::element_count(&dims)?];
     if out_plane > 0 {
         let work = out.len() * win.kernel_len();
         chunks(&mut out, out_plane, work, |p, o| {
@@ -135,8 +136,6 @@ pub(super) fn pool(
             }
         });
     }
-    let mut dims = shape[..2].to_vec();
-    dims.extend_from_slice(win.output_dims());
     let mut result = vec![Some(TensorValue::F32(array(&dims, out)?))];
     if kind == PoolKind::Max {
         result.push(None);
@@ -154,9 +153,8 @@ pub(super) fn global_pool(inputs: &[Option<&TensorValue>], kind: PoolKind) -> Ke
         )));
     }
     let plane: usize = shape[2..].iter().product();
-    let planes = shape[0] * shape[1];
     let src = contiguous(x);
-    let mut out = vec![0.0f32; planes];
+    let mut out = vec![0.0f32; shape[0] * shape[1]];
     let per_task = (super::PARALLEL_MIN / plane.max(1)).max(1);
     chunks(&mut out, per_task, src.len(), |t, o| {
         for (i, v) in o.iter_mut().enumerate() {

@@ -17,7 +17,7 @@ use crate::types::type_from_proto;
 use crate::OnnxError;
 use prost::Message;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use wdq_ir::{Graph, Node, NodeId, Op, OpaqueAttr, ValueDef, ValueId};
 
 /// Builds the IR graph of `proto`.
@@ -57,6 +57,7 @@ pub(super) fn graph_from_proto(
         let id = graph.add_initializer(name.clone(), tensor);
         by_name.insert(name, id);
     }
+    let mut listed: HashSet<ValueId> = HashSet::new();
     for input in &proto.input {
         let name = input.name.clone().unwrap_or_default();
         let ty = type_from_proto(input.r#type.as_ref()).map_err(|why| OnnxError::BadType {
@@ -70,7 +71,7 @@ pub(super) fn graph_from_proto(
             });
         }
         let id = match by_name.get(&name) {
-            Some(&id) if !graph.inputs.contains(&id) => {
+            Some(&id) if listed.insert(id) => {
                 if ty.is_some() {
                     graph.value_mut(id).ty = ty;
                 }
@@ -80,6 +81,7 @@ pub(super) fn graph_from_proto(
             None => {
                 let id = graph.add_value(name.clone(), ty, ValueDef::Input);
                 by_name.insert(name, id);
+                listed.insert(id);
                 id
             }
         };

@@ -41,6 +41,12 @@ fn typed_scalar(
         Some(DType::F32) => Ok(scalar_f32(x)),
         Some(DType::F64) => Tensor::new(DType::F64, vec![], TensorData::F64(vec![f64::from(x)]))
             .map_err(|e| e.to_string()),
+        Some(DType::F16) => Tensor::new(
+            DType::F16,
+            vec![],
+            TensorData::Bytes(f16_bits(x).to_le_bytes().to_vec()),
+        )
+        .map_err(|e| e.to_string()),
         Some(other) => Err(format!(
             "{what} as an input of element type {other} is not supported"
         )),
@@ -48,6 +54,38 @@ fn typed_scalar(
             "{what} becomes an input of the data's element type, which is not known here"
         )),
     }
+}
+
+/// The IEEE half-precision bits nearest to `x` (ties to even; overflow to
+/// infinity, as a cast would give).
+fn f16_bits(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let mant = bits & 0x007f_ffff;
+    if exp == 0xff {
+        return sign | 0x7c00 | if mant != 0 { 0x0200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        if e < -10 {
+            return sign;
+        }
+        let m = mant | 0x0080_0000;
+        let shift = (14 - e) as u32;
+        let half = m >> shift;
+        let rest = m & ((1 << shift) - 1);
+        let midpoint = 1 << (shift - 1);
+        let round = u32::from(rest > midpoint || (rest == midpoint && half & 1 == 1));
+        return sign | (half + round) as u16;
+    }
+    let half = ((e as u32) << 10) | (mant >> 13);
+    let rest = mant & 0x1fff;
+    let round = u32::from(rest > 0x1000 || (rest == 0x1000 && half & 1 == 1));
+    sign | (half + round) as u16
 }
 
 pub(crate) fn clip_inputs(
@@ -182,5 +220,37 @@ pub(crate) fn topk_k_input(
             Ok(())
         }
         _ => Err("TopK-1 has no int `k`".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f16_bits;
+
+    #[test]
+    #[allow(clippy::excessive_precision)] // numpy's printed inputs, kept verbatim
+    fn half_precision_bits() {
+        assert_eq!(f16_bits(1.0), 0x3c00);
+        assert_eq!(f16_bits(-2.0), 0xc000);
+        assert_eq!(f16_bits(0.0), 0x0000);
+        assert_eq!(f16_bits(65504.0), 0x7bff);
+        assert_eq!(f16_bits(1e6), 0x7c00);
+        assert_eq!(f16_bits(f32::NEG_INFINITY), 0xfc00);
+        assert_eq!(f16_bits(6.0e-8), 0x0001);
+        assert_eq!(f16_bits(0.1), 0x2e66);
+        assert_eq!(f16_bits(f32::MAX), 0x7c00);
+        // Against numpy's float32 -> float16 cast: ties, subnormals, overflow.
+        assert_eq!(f16_bits(1.0009765625), 0x3c01);
+        assert_eq!(f16_bits(1.00048828125), 0x3c00);
+        assert_eq!(f16_bits(1.000732421875), 0x3c01);
+        assert_eq!(f16_bits(3.0517578125e-05), 0x200);
+        assert_eq!(f16_bits(6.103515625e-05), 0x400);
+        assert_eq!(f16_bits(2.9802322387695312e-08), 0x0);
+        assert_eq!(f16_bits(8.940696716308594e-08), 0x2);
+        assert_eq!(f16_bits(65519.0), 0x7bff);
+        assert_eq!(f16_bits(65520.0), 0x7c00);
+        assert_eq!(f16_bits(-0.33333298563957214), 0xb555);
+        assert_eq!(f16_bits(1234.5677490234375), 0x64d3);
+        assert_eq!(f16_bits(9.999999717180685e-10), 0x0);
     }
 }

@@ -1,0 +1,121 @@
+//! Turning command-line arguments into the library's typed options. Every
+//! argument is used here or in `main.rs`.
+
+use crate::cli::{QuantizeArgs, TrainArgs};
+use anyhow::{bail, Context, Result};
+use onnx_wdq::quantize::{Metric, QuantizeOptions, Reference};
+use std::time::Duration;
+use wdq_lower::{ActivationType, BiasMode, Int4Storage, LowerOptions, ScaleKind, WeightGranularity};
+use wdq_plan::Selection;
+use wdq_quant::calibrate::CalibrationMethod;
+use wdq_quant::{QuantSpec, ScaleMode};
+use wdq_train::{Statistic, TrainOptions};
+
+/// Fine-tuning options and the ranking statistic.
+pub fn train_options(args: &TrainArgs) -> Result<(TrainOptions, Statistic)> {
+    let statistic = Statistic::parse(&args.statistic).context("unknown --statistic")?;
+    let options = TrainOptions {
+        cycles: args.cycles as usize,
+        steps_per_cycle: args.steps_per_cycle.map(|n| n as usize),
+        learning_rate: args.lr,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        batch_size: args.batch_size as usize,
+        seed: args.seed,
+        include_bias: args.include_bias,
+        train_batchnorm_affine: args.train_batchnorm_affine,
+    };
+    Ok((options, statistic))
+}
+
+/// Parses `bisect`, `halving`, `count:N` or `threshold:S`.
+pub fn selection(text: &str, min_candidates: Option<usize>) -> Result<Selection> {
+    let selection = match text.split_once(':') {
+        None if text == "bisect" => Selection::Bisect,
+        None if text == "halving" => Selection::Halving { min_candidates },
+        Some(("count", n)) => Selection::Count { n: n.parse().with_context(|| format!("--select count:{n}"))? },
+        Some(("threshold", s)) => Selection::Threshold {
+            max_statistic: s.parse().with_context(|| format!("--select threshold:{s}"))?,
+        },
+        _ => bail!("--select must be bisect, halving, count:N or threshold:S, not `{text}`"),
+    };
+    if min_candidates.is_some() && !matches!(selection, Selection::Halving { .. }) {
+        bail!("--min-candidates only applies to --select halving");
+    }
+    Ok(selection)
+}
+
+/// Parses `minmax`, `percentile[:P]` or `mse` for activations of `spec`.
+pub fn calibration(text: &str, spec: Option<QuantSpec>, scale: ScaleKind) -> Result<CalibrationMethod> {
+    Ok(match text.split_once(':') {
+        None if text == "minmax" => CalibrationMethod::MinMax,
+        None if text == "percentile" => CalibrationMethod::Percentile { percentile: 99.99, symmetric: false },
+        Some(("percentile", p)) => {
+            let percentile: f64 = p.parse().with_context(|| format!("--calibration percentile:{p}"))?;
+            if !(50.0..=100.0).contains(&percentile) {
+                bail!("--calibration percentile:{p}: the percentile must be in 50..=100");
+            }
+            CalibrationMethod::Percentile { percentile, symmetric: false }
+        }
+        None if text == "mse" => CalibrationMethod::Mse {
+            spec: spec.unwrap_or(QuantSpec::UINT8),
+            mode: match scale {
+                ScaleKind::Float => ScaleMode::Float,
+                ScaleKind::PowerOfTwo => ScaleMode::PowerOfTwo,
+            },
+            symmetric: false,
+        },
+        _ => bail!("--calibration must be minmax, percentile[:P] or mse, not `{text}`"),
+    })
+}
+
+/// Every option of the main command except the data.
+pub fn quantize_options(args: &QuantizeArgs, labelled: bool) -> Result<QuantizeOptions> {
+    let (train, statistic) = train_options(&args.train_args)?;
+    let scale = if args.scale == "pow2" { ScaleKind::PowerOfTwo } else { ScaleKind::Float };
+    let activations = match args.activations.as_str() {
+        "u8" => ActivationType::U8,
+        "i8" => ActivationType::I8,
+        "u16" => ActivationType::U16,
+        "i16" => ActivationType::I16,
+        _ => ActivationType::None,
+    };
+    let lower = LowerOptions {
+        granularity: if args.granularity == "per-tensor" {
+            WeightGranularity::PerTensor
+        } else {
+            WeightGranularity::PerChannel
+        },
+        scale,
+        bias: if args.bias == "float" { BiasMode::Float } else { BiasMode::Int32 },
+        activations,
+        int4_storage: if args.int4_storage == "int8" { Int4Storage::Int8 } else { Int4Storage::Packed },
+    };
+    let metric = match args.metric.as_deref() {
+        Some("top1") => Metric::Top1,
+        Some(_) => Metric::Agreement,
+        None if labelled => Metric::Top1,
+        None => Metric::Agreement,
+    };
+    let time_budget = match args.time_budget {
+        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--time-budget must be a non-negative number of seconds, not {s}"),
+        None => None,
+    };
+    Ok(QuantizeOptions {
+        train,
+        statistic,
+        selection: selection(&args.select, args.min_candidates)?,
+        threshold: args.threshold,
+        skip_smallest: args.skip_smallest,
+        time_budget,
+        reference: if args.reference == "high" { Reference::High } else { Reference::Fp32 },
+        metric,
+        low_bits: args.low_bits,
+        high_bits: args.high_bits,
+        lower,
+        calibration: calibration(&args.calibration, activations.spec(), scale)?,
+        calibration_samples: args.calibration_samples,
+        eval_batch_size: args.eval_batch_size as usize,
+    })
+}
