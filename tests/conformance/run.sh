@@ -51,5 +51,24 @@ sys.exit(1 if diff else 0)
 PY
 then passed=$((passed + 1)); else echo "FAILED: digits predictions"; failed=$((failed + 1)); fi
 
+# The main command on the bundled classifier, INT4 packed (opset 21) and in
+# int8 containers: onnxruntime's top-1 on the validation data must equal the
+# accuracy the planner predicted, within one sample.
+for storage in packed int8; do
+  code=0
+  "$BIN" fixtures/digits/digits_cnn.onnx -o "$WORK/digits_$storage.onnx" \
+    --train fixtures/digits/train.npz --val fixtures/digits/val.npz \
+    --int4-storage "$storage" --report "$WORK/report_$storage.json" >/dev/null || code=$?
+  if [ "$code" -ne 0 ] && [ "$code" -ne 3 ]; then
+    echo "FAILED: main command ($storage) exited $code"; failed=$((failed + 1)); continue
+  fi
+  if "$PYTHON" tests/conformance/ort_lowered.py "$WORK/digits_$storage.onnx" fixtures/digits/val.npz \
+       "$WORK/report_$storage.json"; then
+    passed=$((passed + 1))
+  else
+    echo "FAILED: main command ($storage)"; failed=$((failed + 1))
+  fi
+done
+
 echo "conformance: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

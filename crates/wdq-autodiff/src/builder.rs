@@ -90,3 +90,24 @@ impl<'g> Builder<'g> {
         self.constant(hint, Tensor::from_i64(vec![v.len()], v.to_vec()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wdq_ir::{DType, TensorType, ValueDef};
+
+    #[test]
+    fn fresh_names_never_repeat_and_nodes_append() {
+        let mut g = Graph::default();
+        let x = g.add_value("x", Some(TensorType::known(DType::F32, &[2])), ValueDef::Input);
+        g.inputs.push(x);
+        let mut b = Builder::new(&mut g);
+        assert_eq!(b.fresh("x"), "x_1");
+        assert_eq!(b.fresh("x"), "x_2");
+        let outs = b.node_with("n", Op::Relu, vec![Some(x)], &[Some("g"), None]);
+        assert!(outs[0].is_some() && outs[1].is_none());
+        assert_eq!(b.graph.value(outs[0].unwrap()).name, "n.g");
+        g.outputs.push(outs[0].unwrap());
+        assert!(wdq_ir::verify(&g).is_ok());
+    }
+}

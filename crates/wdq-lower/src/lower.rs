@@ -9,10 +9,12 @@ use crate::options::{
 };
 use crate::points::points_of;
 use crate::resolve::dequantize_scale;
-use crate::rewrite::{activation_pair, float_bias, int32_bias, storage_dtype, weight};
+use crate::rewrite::{
+    activation_pair, float_bias, int32_bias, storage_dtype, weight, PairParams, PairSource,
+};
 use crate::site::{analyze, node_label, LayerSite};
 use std::collections::BTreeMap;
-use wdq_ir::{weighted_layers, DType, Graph, Model, NodeId, ValueId};
+use wdq_ir::{weighted_layers, DType, Graph, Model, NodeId, Op, ValueDef, ValueId};
 
 /// A lowered model and what was done to it.
 #[derive(Clone, Debug)]
@@ -177,14 +179,19 @@ pub fn lower(
         None => Vec::new(),
     };
     let mut em = Emitter::new(&mut out.graph);
-    let mut scales: BTreeMap<ValueId, f32> = BTreeMap::new();
+    let mut pairs: BTreeMap<ValueId, PairParams> = BTreeMap::new();
     if let Some(spec) = options.activations.spec() {
         for &point in &points {
-            let range = ranges.0.get(&point).copied().ok_or_else(|| LowerError::MissingRange {
-                value: model.graph.value(point).name.clone(),
-            })?;
-            let scale = activation_pair(&mut em, point, range, spec, options.scale.mode())?;
-            scales.insert(point, scale);
+            let source = match pass_through_source(&model.graph, point).and_then(|v| pairs.get(&v)) {
+                Some(shared) => PairSource::Shared(*shared),
+                None => PairSource::Range(ranges.0.get(&point).copied().ok_or_else(|| {
+                    LowerError::MissingRange {
+                        value: model.graph.value(point).name.clone(),
+                    }
+                })?),
+            };
+            let pair = activation_pair(&mut em, point, source, spec, options.scale.mode())?;
+            pairs.insert(point, pair);
         }
     }
     let mut layers = Vec::with_capacity(sites.len());
@@ -194,9 +201,9 @@ pub fn lower(
         chains.extend(site.weight.chain.iter().copied());
         if let (Some(bias), BiasMode::Int32) = (&site.bias, options.bias) {
             let input_scale = site.data.and_then(|d| {
-                scales
+                pairs
                     .get(&d)
-                    .copied()
+                    .map(|p| p.scale_value)
                     .or_else(|| dequantize_scale(&model.graph, d))
             });
             if let (Some(s_x), true) = (input_scale, bias.int32_ok) {
@@ -222,6 +229,26 @@ pub fn lower(
         layers,
         skipped,
     })
+}
+
+/// The input of the op that produces `value` when that op only moves or
+/// selects values (its output codes are its input codes).
+fn pass_through_source(graph: &Graph, value: ValueId) -> Option<ValueId> {
+    let ValueDef::Node { node, slot: 0 } = graph.value(value).def else {
+        return None;
+    };
+    let node = graph.node(node);
+    match node.op {
+        Op::MaxPool(_)
+        | Op::GlobalMaxPool
+        | Op::Flatten(_)
+        | Op::Reshape(_)
+        | Op::Transpose(_)
+        | Op::Squeeze(_)
+        | Op::Unsqueeze(_)
+        | Op::Identity => node.input(0),
+        _ => None,
+    }
 }
 
 fn record(

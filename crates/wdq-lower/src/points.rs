@@ -7,6 +7,10 @@
 //! output (graph outputs are never quantized, so they keep their names and
 //! float type), a constant, already the output of a `DequantizeLinear`, or
 //! already read by a `QuantizeLinear` (an already quantized model).
+//!
+//! A point produced by an op that only moves or selects values (MaxPool,
+//! Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Identity) from another
+//! point shares that point's scale and zero point: its range is not read.
 
 use crate::options::LowerOptions;
 use crate::site::{analyze, LayerSite};

@@ -2,8 +2,9 @@
 //! `wdq_quant`:
 //!
 //! - an activation pair: `QuantizeLinear -> DequantizeLinear` after a value,
-//!   asymmetric parameters from its calibrated range, every reader moved to
-//!   the pair's output;
+//!   asymmetric parameters from its calibrated range (or shared with the
+//!   pair before a MaxPool/Flatten-like op), every reader moved to the
+//!   pair's output;
 //! - a weight: symmetric signed codes at the layer's bits (zero point 0) in
 //!   an int4 or int8 initializer, behind a `DequantizeLinear` (with `axis`
 //!   when per channel) that the layer now reads;
@@ -22,33 +23,63 @@ use wdq_quant::{
     QuantParams, QuantSpec, ScaleMode,
 };
 
-/// Inserts a pair after `value`; returns the activation scale.
+/// The parameters of an emitted activation pair.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PairParams {
+    pub scale: ValueId,
+    pub zero_point: ValueId,
+    /// The scale's value, for int32 biases.
+    pub scale_value: f32,
+}
+
+/// How a pair gets its parameters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PairSource {
+    /// From a calibrated range.
+    Range((f32, f32)),
+    /// The same tensors as another pair: for the output of an op that only
+    /// moves or selects values (MaxPool, Flatten, ...), whose codes are
+    /// then requantized exactly.
+    Shared(PairParams),
+}
+
+/// Inserts a pair after `value`; returns its parameters.
 ///
 /// # Errors
 /// [`LowerError::Quant`] for a range that gives no valid parameters.
 pub(crate) fn activation_pair(
     em: &mut Emitter<'_>,
     value: ValueId,
-    range: (f32, f32),
+    source: PairSource,
     spec: QuantSpec,
     mode: ScaleMode,
-) -> Result<f32, LowerError> {
+) -> Result<PairParams, LowerError> {
     let base = em.graph.value(value).name.clone();
-    let quant_error = |source| LowerError::Quant {
-        node: "(activation)".to_string(),
-        tensor: base.clone(),
-        source,
-    };
-    let params = asymmetric_params(&[range], None, spec, mode).map_err(quant_error)?;
     let dtype = spec.storage_dtype();
-    let scale = em.initializer(
-        &format!("{base}_scale"),
-        scale_tensor(&base, &params.scales, false)?,
-    );
-    let zero_point = em.initializer(
-        &format!("{base}_zero_point"),
-        int_tensor(&base, dtype, vec![], &params.zero_points)?,
-    );
+    let pair = match source {
+        PairSource::Shared(pair) => pair,
+        PairSource::Range(range) => {
+            let params = asymmetric_params(&[range], None, spec, mode).map_err(|source| {
+                LowerError::Quant {
+                    node: "(activation)".to_string(),
+                    tensor: base.clone(),
+                    source,
+                }
+            })?;
+            PairParams {
+                scale: em.initializer(
+                    &format!("{base}_scale"),
+                    scale_tensor(&base, &params.scales, false)?,
+                ),
+                zero_point: em.initializer(
+                    &format!("{base}_zero_point"),
+                    int_tensor(&base, dtype, vec![], &params.zero_points)?,
+                ),
+                scale_value: params.scales[0],
+            }
+        }
+    };
+    let (scale, zero_point) = (pair.scale, pair.zero_point);
     let place = match em.graph.value(value).def {
         ValueDef::Node { node, .. } => Place::After(node),
         _ => Place::Front,
@@ -75,7 +106,7 @@ pub(crate) fn activation_pair(
         place,
     );
     em.reroute(value, dq_out, q_node);
-    Ok(params.scales[0])
+    Ok(pair)
 }
 
 /// Quantizes the weight of `site` at `bits` and makes the layer read its

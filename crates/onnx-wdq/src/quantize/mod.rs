@@ -106,7 +106,8 @@ pub fn quantize(
     // demanding plan is every layer at low bits).
     let mut base = model.clone();
     let every_layer = layer_nodes_in_drift_order(&base, &analysis);
-    let need = required_opset(&base, &plan_for(&every_layer, every_layer.len(), options), &options.lower)?;
+    let all: Vec<usize> = (0..every_layer.len()).collect();
+    let need = required_opset(&base, &plan_for(&every_layer, &all, options), &options.lower)?;
     if base.default_opset().unwrap_or(1) < need {
         wdq_onnx::convert_opset(&mut base, need)?;
     }
@@ -134,18 +135,21 @@ pub fn quantize(
         Metric::Agreement => fp32_predictions.clone(),
     };
     let fp32_accuracy = percent_equal(&fp32_predictions, &truth);
-    let candidate = |m: usize| -> Result<(Lowered, f64), QuantizeError> {
-        let lowered = lower(&base, &plan_for(&layer_nodes, m, options), &ranges, &options.lower)?;
+    // Candidates are prefixes of the eligible order (the drift order, less
+    // the smallest layer under --skip-smallest), as the search sees it.
+    let order: Vec<usize> = (0..layer_nodes.len()).collect();
+    let eligible: Vec<usize> = order.iter().copied().skip(usize::from(options.skip_smallest)).collect();
+    let candidate = |low: &[usize]| -> Result<(Lowered, f64), QuantizeError> {
+        let lowered = lower(&base, &plan_for(&layer_nodes, low, options), &ranges, &options.lower)?;
         let plan = Plan::new(&lowered.model)?;
         let accuracy = percent_equal(&predictions(&plan, val, options.eval_batch_size)?, &truth);
         Ok((lowered, accuracy))
     };
-    let all_high_accuracy = candidate(0)?.1;
+    let all_high_accuracy = candidate(&[])?.1;
     let reference_accuracy = match options.reference {
         Reference::Fp32 => fp32_accuracy,
         Reference::High => all_high_accuracy,
     };
-    let order: Vec<usize> = (0..layer_nodes.len()).collect();
     let scores: Vec<f64> = analysis.layers.iter().map(|l| l.statistic).collect();
     let search_options = SearchOptions {
         selection: options.selection,
@@ -157,7 +161,7 @@ pub fn quantize(
         if m == 0 {
             return Ok(all_high_accuracy);
         }
-        candidate(m).map(|(_, accuracy)| accuracy)
+        candidate(&eligible[..m]).map(|(_, accuracy)| accuracy)
     };
     let outcome = search(&order, &scores, reference_accuracy, &search_options, &mut evaluate)?;
     times.search = clock.elapsed().as_secs_f64();
@@ -166,7 +170,7 @@ pub fn quantize(
     // all-high model is the best valid one.
     let clock = Instant::now();
     let high_within = reference_accuracy - all_high_accuracy <= options.threshold;
-    let chosen = if outcome.met_threshold { outcome.low_bit.len() } else { 0 };
+    let chosen: &[usize] = if outcome.met_threshold { &outcome.low_bit } else { &[] };
     let (lowered, final_accuracy) = candidate(chosen)?;
     times.lower = clock.elapsed().as_secs_f64();
 
@@ -181,7 +185,7 @@ pub fn quantize(
         all_high_accuracy,
         reference_accuracy,
         final_accuracy,
-        met_threshold: outcome.met_threshold && (chosen > 0 || high_within),
+        met_threshold: outcome.met_threshold && (!chosen.is_empty() || high_within),
         times,
     });
     Ok((lowered.model, report))
@@ -202,13 +206,14 @@ fn layer_nodes_in_drift_order(model: &Model, analysis: &AnalyzeReport) -> Vec<No
         .collect()
 }
 
-/// First `m` layers of the order at low bits, the rest at high bits.
-fn plan_for(layer_nodes: &[NodeId], m: usize, options: &QuantizeOptions) -> QuantPlan {
+/// The layers at indices `low` (into `layer_nodes`) at low bits, the rest
+/// at high bits.
+fn plan_for(layer_nodes: &[NodeId], low: &[usize], options: &QuantizeOptions) -> QuantPlan {
     let layers: BTreeMap<NodeId, LayerChoice> = layer_nodes
         .iter()
         .enumerate()
         .map(|(i, &node)| {
-            let bits = if i < m { options.low_bits } else { options.high_bits };
+            let bits = if low.contains(&i) { options.low_bits } else { options.high_bits };
             (node, LayerChoice { bits })
         })
         .collect();

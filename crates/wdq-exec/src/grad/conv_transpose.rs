@@ -7,7 +7,7 @@
 //! forward kernel's (`nn/conv_transpose.rs`) exactly.
 
 use super::conv::{bias_grad, group_of, inner_threads, sum_in_order};
-use super::geometry::{Window, MAX_SPATIAL};
+use super::geometry::{Window, MAX_ATTR, MAX_SPATIAL};
 use super::im2col::im2col;
 use super::{chunk_range, expect_shape, slot, BATCH_CHUNKS};
 use crate::nn::sgemm::{sgemm, MatMut, MatRef};
@@ -28,12 +28,12 @@ fn ints(
 ) -> Result<Vec<usize>, KernelError> {
     match values {
         None => Ok(vec![default as usize; rank]),
-        Some(v) if v.len() == rank && v.iter().all(|&x| x >= min) => {
+        Some(v) if v.len() == rank && v.iter().all(|&x| (min..=MAX_ATTR).contains(&x)) => {
             Ok(v.iter().map(|&x| x as usize).collect())
         }
         Some(v) => Err(KernelError::Attribute {
             name,
-            why: format!("{v:?} must hold {rank} values >= {min}"),
+            why: format!("{v:?} must hold {rank} values in {min}..={MAX_ATTR}"),
         }),
     }
 }

@@ -6,7 +6,7 @@
 //! right operand without batch axes (a weight) turns the whole batch into
 //! one product; otherwise each batch matrix is a task.
 
-use super::broadcast::{broadcast_shape, strides_in, zip};
+use super::broadcast::{broadcast_shape, strides_in};
 use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
 use super::{array, contiguous, f32_input, optional_f32, single};
@@ -56,15 +56,18 @@ pub(super) fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&TensorValue>]) -> Ker
     );
     let (mut y, accumulate) = match c {
         Some(c) if beta != 0.0 => {
-            let zeros = vec![0.0f32; m * n];
-            let (shape, data) = zip(&contiguous(c), c.shape(), &zeros, &[m, n], |v, _| beta * v)?;
-            if shape != [m, n] {
+            if c.ndim() > 2 || broadcast_shape(c.shape(), &[m, n])? != [m, n] {
                 return Err(KernelError::Broadcast {
                     a: c.shape().to_vec(),
                     b: vec![m, n],
                 });
             }
-            (data, true)
+            let (cd, st) = (contiguous(c), strides_in(c.shape(), &[m, n]));
+            let mut y = Vec::with_capacity(m * n);
+            for i in 0..m {
+                y.extend((0..n).map(|j| beta * cd[i * st[0] + j * st[1]]));
+            }
+            (y, true)
         }
         _ => (vec![0.0f32; m * n], false),
     };

@@ -142,8 +142,9 @@ fn options_power_of_two_per_tensor_float_bias() {
             }
         }
         if let Op::DequantizeLinear(_) = node.op {
-            let (_, t) = graph.resolve_const(node.input(0).unwrap()).unwrap();
-            assert_ne!(t.dtype(), DType::I32, "biases stay float");
+            if let Some((_, t)) = graph.resolve_const(node.input(0).unwrap()) {
+                assert_ne!(t.dtype(), DType::I32, "biases stay float");
+            }
         }
     }
     let error = relative_error(&run(&lowered.model, &inputs), &float);
