@@ -99,7 +99,11 @@ mod tests {
     #[test]
     fn fresh_names_never_repeat_and_nodes_append() {
         let mut g = Graph::default();
-        let x = g.add_value("x", Some(TensorType::known(DType::F32, &[2])), ValueDef::Input);
+        let x = g.add_value(
+            "x",
+            Some(TensorType::known(DType::F32, &[2])),
+            ValueDef::Input,
+        );
         g.inputs.push(x);
         let mut b = Builder::new(&mut g);
         assert_eq!(b.fresh("x"), "x_1");

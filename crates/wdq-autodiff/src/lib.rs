@@ -15,6 +15,7 @@ mod backward;
 mod builder;
 mod error;
 mod gradients;
+mod loss;
 mod params;
 mod rules;
 mod update;
@@ -24,8 +25,8 @@ pub use gradients::{gradient_graph, GradientGraph};
 
 use builder::Builder;
 use std::collections::HashSet;
-use wdq_ir::grad_op::{Divergence, GRAD_DOMAIN};
-use wdq_ir::{weighted_layers, GradOp, Model, Op, OpsetId, TensorType, ValueDef, ValueId};
+use wdq_ir::grad_op::GRAD_DOMAIN;
+use wdq_ir::{weighted_layers, Model, Op, OpsetId, TensorType, ValueDef, ValueId};
 
 /// Which distillation loss to use against a teacher output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,8 +228,9 @@ pub fn training_step(model: &Model, options: &StepOptions) -> Result<TrainingSte
     }
     let forward: Vec<_> = b.graph.order.clone();
     let output_ty = b.graph.value(output).ty.clone();
-    let (target_input, loss, seed) = loss_nodes(&mut b, output, output_ty, options.loss);
-    let grads = backward::backward(&mut b, &forward, &inputs, output, seed, opset)?;
+    let (target_input, loss, differentiated, seed) =
+        loss::loss_nodes(&mut b, output, output_ty, options.loss);
+    let grads = backward::backward(&mut b, &forward, &inputs, differentiated, seed, opset)?;
     let lr = {
         let name = b.fresh("learning_rate");
         let ty = TensorType::known(wdq_ir::DType::F32, &[]);
@@ -270,61 +272,4 @@ pub fn training_step(model: &Model, options: &StepOptions) -> Result<TrainingSte
         params: params_out,
         loss_output,
     })
-}
-
-/// Adds the target input and the loss node; returns (target input name,
-/// loss value, gradient of the loss with respect to `output`).
-fn loss_nodes(
-    b: &mut Builder<'_>,
-    output: ValueId,
-    output_ty: Option<TensorType>,
-    loss: Loss,
-) -> (String, ValueId, ValueId) {
-    let (target_name, target_ty, grad) = match loss {
-        Loss::CrossEntropy => {
-            let batch = output_ty
-                .as_ref()
-                .and_then(|t| t.shape.as_ref())
-                .and_then(|s| s.first().cloned())
-                .unwrap_or(wdq_ir::Dim::Unknown);
-            let ty = TensorType {
-                dtype: wdq_ir::DType::I64,
-                shape: Some(vec![batch]),
-            };
-            ("labels".to_string(), ty, GradOp::SoftmaxCrossEntropy)
-        }
-        Loss::Distill { kind } => {
-            let rank2 = output_ty
-                .as_ref()
-                .and_then(|t| t.shape.as_ref())
-                .is_some_and(|s| s.len() == 2);
-            let divergence = match kind {
-                DistillKind::Kl => Divergence::KlSoftmax,
-                DistillKind::Mse => Divergence::MeanSquare,
-                DistillKind::Auto if rank2 => Divergence::KlSoftmax,
-                DistillKind::Auto => Divergence::MeanSquare,
-            };
-            let ty = output_ty.clone().unwrap_or(TensorType {
-                dtype: wdq_ir::DType::F32,
-                shape: None,
-            });
-            let name = format!("{}.teacher", b.graph.value(output).name);
-            (name, ty, GradOp::DistillLoss(divergence))
-        }
-    };
-    let name = b.fresh(&target_name);
-    let target = b
-        .graph
-        .add_value(name.clone(), Some(target_ty), ValueDef::Input);
-    b.graph.inputs.push(target);
-    let loss_name = b.fresh("loss");
-    let outs = b.node_with(
-        "loss",
-        Op::Grad(grad),
-        vec![Some(output), Some(target)],
-        &[Some("value"), Some("grad")],
-    );
-    let (loss, seed) = (outs[0].unwrap_or(output), outs[1].unwrap_or(output));
-    b.graph.value_mut(loss).name = loss_name;
-    (name, loss, seed)
 }

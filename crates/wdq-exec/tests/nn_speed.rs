@@ -12,7 +12,7 @@ use wdq_ir::Op;
 fn time<F: FnMut()>(mut f: F) -> f64 {
     f();
     let mut best = f64::MAX;
-    for _ in 0..5 {
+    for _ in 0..20 {
         let start = Instant::now();
         f();
         best = best.min(start.elapsed().as_secs_f64());

@@ -182,8 +182,8 @@ pub fn lower(
     let mut pairs: BTreeMap<ValueId, PairParams> = BTreeMap::new();
     if let Some(spec) = options.activations.spec() {
         for &point in &points {
-            let source = match pass_through_source(&model.graph, point).and_then(|v| pairs.get(&v)) {
-                Some(shared) => PairSource::Shared(*shared),
+            let source = match pass_through_source(&model.graph, point, &pairs) {
+                Some(shared) => PairSource::Shared(shared),
                 None => PairSource::Range(ranges.0.get(&point).copied().ok_or_else(|| {
                     LowerError::MissingRange {
                         value: model.graph.value(point).name.clone(),
@@ -231,23 +231,35 @@ pub fn lower(
     })
 }
 
-/// The input of the op that produces `value` when that op only moves or
-/// selects values (its output codes are its input codes).
-fn pass_through_source(graph: &Graph, value: ValueId) -> Option<ValueId> {
-    let ValueDef::Node { node, slot: 0 } = graph.value(value).def else {
-        return None;
-    };
-    let node = graph.node(node);
-    match node.op {
-        Op::MaxPool(_)
-        | Op::GlobalMaxPool
-        | Op::Flatten(_)
-        | Op::Reshape(_)
-        | Op::Transpose(_)
-        | Op::Squeeze(_)
-        | Op::Unsqueeze(_)
-        | Op::Identity => node.input(0),
-        _ => None,
+/// The pair of the point that `value` is computed from by ops that only
+/// move or select values (MaxPool, Flatten, ...: their output codes are
+/// their input codes), if any.
+fn pass_through_source(
+    graph: &Graph,
+    value: ValueId,
+    pairs: &BTreeMap<ValueId, PairParams>,
+) -> Option<PairParams> {
+    let mut current = value;
+    loop {
+        let ValueDef::Node { node, slot: 0 } = graph.value(current).def else {
+            return None;
+        };
+        let node = graph.node(node);
+        let input = match node.op {
+            Op::MaxPool(_)
+            | Op::GlobalMaxPool
+            | Op::Flatten(_)
+            | Op::Reshape(_)
+            | Op::Transpose(_)
+            | Op::Squeeze(_)
+            | Op::Unsqueeze(_)
+            | Op::Identity => node.input(0)?,
+            _ => return None,
+        };
+        if let Some(pair) = pairs.get(&input) {
+            return Some(*pair);
+        }
+        current = input;
     }
 }
 

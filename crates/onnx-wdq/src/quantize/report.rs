@@ -124,7 +124,7 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
             }
         })
         .collect();
-    let names: Vec<String> = i.layer_nodes.iter().map(|n| i.base.graph.node(*n).name.clone()).collect();
+    let names: Vec<String> = i.layer_nodes.iter().map(|n| i.base.graph.node_label(*n)).collect();
     let candidates = i
         .outcome
         .candidates

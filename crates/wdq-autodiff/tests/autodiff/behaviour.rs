@@ -194,3 +194,72 @@ fn shape_subgraphs_are_constants() {
     let dump = wdq_ir::dump::dump_model(&step.model);
     assert!(!dump.contains("IndexScatterGrad[op=\"Gather\""), "{dump}");
 }
+
+/// mlp with a final Softmax over the classes.
+fn mlp_with_softmax() -> Model {
+    let mut model = wdq_onnx::load_model(&fixture("models/mlp.onnx")).unwrap();
+    let g = &mut model.graph;
+    let logits = g.outputs[0];
+    let ty = g.value(logits).ty.clone();
+    let sm = g.add_node(
+        "softmax",
+        Op::Softmax(wdq_ir::op::AxisAttrs { axis: Some(1) }),
+        vec![Some(logits)],
+        &["probs"],
+        None,
+    );
+    let probs = g.node(sm).output(0).unwrap();
+    g.value_mut(probs).ty = ty;
+    g.outputs = vec![probs];
+    model
+}
+
+#[test]
+fn losses_read_the_logits_behind_a_final_softmax() {
+    let plain = wdq_onnx::load_model(&fixture("models/mlp.onnx")).unwrap();
+    let with_softmax = mlp_with_softmax();
+    let (x, y) = feeds(6, &[64], 21);
+    let grads = |model: &Model| {
+        let step = training_step(model, &StepOptions::default()).unwrap();
+        let out = run_step(&step, &x, &y, 1);
+        let plan = Plan::new(&step.model).unwrap();
+        let names: Vec<String> = plan.output_names().iter().map(|s| s.to_string()).collect();
+        step.params
+            .iter()
+            .map(|p| out[names.iter().position(|n| *n == p.gradient).unwrap()].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(grads(&plain), grads(&with_softmax));
+    // KL against the model's own output: zero loss, zero gradient.
+    for model in [plain, with_softmax] {
+        let options = StepOptions {
+            loss: wdq_autodiff::Loss::Distill {
+                kind: wdq_autodiff::DistillKind::Kl,
+            },
+            ..StepOptions::default()
+        };
+        let step = training_step(&model, &options).unwrap();
+        let own = Plan::new(&model)
+            .unwrap()
+            .run(&[("input", x.clone())])
+            .unwrap()
+            .remove(0);
+        let plan = Plan::new(&step.model).unwrap();
+        let lr = TensorValue::F32(ArrayD::from_elem(vec![], 0.1f32));
+        let out = plan
+            .run(&[
+                ("input", x.clone()),
+                (step.target_input.as_str(), own),
+                (step.learning_rate_input.as_str(), lr),
+            ])
+            .unwrap();
+        let loss = out[0].as_f32().unwrap().iter().next().copied().unwrap();
+        assert!(loss.abs() < 1e-6, "KL of a model with itself: {loss}");
+        let names = plan.output_names();
+        let g = &out[names
+            .iter()
+            .position(|n| *n == step.params[0].gradient)
+            .unwrap()];
+        assert!(g.as_f32().unwrap().iter().all(|v| v.abs() < 1e-6));
+    }
+}
