@@ -69,6 +69,20 @@ pub fn is_compute_op(op: &Op) -> bool {
 /// [`KernelError`] for inputs or attributes the kernel cannot handle;
 /// `KernelError::Unsupported` for opaque ops.
 pub fn run_op(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> KernelResult {
+    run_node(op, ctx, inputs, None)
+}
+
+/// Like [`run_op`] for a node with `outputs` output slots, for the ops
+/// whose result depends on it (an equal `Split` without sizes).
+///
+/// # Errors
+/// As [`run_op`].
+pub fn run_node(
+    op: &Op,
+    ctx: KernelContext,
+    inputs: &[Option<&TensorValue>],
+    outputs: Option<usize>,
+) -> KernelResult {
     if let Op::Grad(g) = op {
         return crate::grad::run(g, ctx, inputs);
     }
@@ -81,6 +95,6 @@ pub fn run_op(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> K
     if is_compute_op(op) {
         crate::nn::run(op, ctx, inputs)
     } else {
-        crate::tensor_ops::run(op, ctx, inputs)
+        crate::tensor_ops::run_with_outputs(op, ctx, inputs, outputs)
     }
 }

@@ -15,6 +15,6 @@ pub mod plan;
 pub mod tensor_ops;
 mod value;
 
-pub use dispatch::{is_compute_op, run_op, KernelContext, KernelResult};
+pub use dispatch::{is_compute_op, run_node, run_op, KernelContext, KernelResult};
 pub use error::{ExecError, KernelError};
 pub use value::{TensorValue, UnsupportedDType};

@@ -4,14 +4,14 @@
 //! outputs become [`TensorValue`]s, each live node becomes a step with the
 //! value slots it reads and writes, and a last-use table says after which
 //! step each intermediate can be dropped. [`Plan::run`] then only moves
-//! values between slots and calls [`crate::run_op`].
+//! values between slots and calls [`crate::run_node`].
 //!
 //! Invariants: slots are value indices of the graph; a slot is read only
 //! after the step that writes it (the graph order is topological); a slot
 //! is released after its last reader unless it is a graph output or the
 //! caller asked to keep it.
 
-use crate::{run_op, ExecError, KernelContext, KernelError, TensorValue};
+use crate::{run_node, ExecError, KernelContext, KernelError, TensorValue};
 use std::collections::{HashMap, HashSet};
 use wdq_ir::{constant_tensor, Model, Op, TensorType, ValueDef, ValueId};
 
@@ -92,17 +92,7 @@ impl Plan {
         let graph = &model.graph;
         let slots = graph.values.len();
         let mut constants = Vec::new();
-        for (i, value) in graph.values.iter().enumerate() {
-            if let ValueDef::Initializer(t) = &value.def {
-                if !graph.inputs.contains(&ValueId(i as u32)) {
-                    let v = TensorValue::from_tensor(t).map_err(|source| ExecError::Constant {
-                        name: value.name.clone(),
-                        source,
-                    })?;
-                    constants.push((i, v));
-                }
-            }
-        }
+        let mut constant_nodes = Vec::new();
         let mut inputs = Vec::with_capacity(graph.inputs.len());
         for &id in &graph.inputs {
             let value = graph.value(id);
@@ -137,19 +127,8 @@ impl Plan {
                     return Err(ExecError::UnsupportedOp { node: name, op });
                 }
                 Op::Constant(attrs) => {
-                    let tensor =
-                        constant_tensor(attrs).ok_or_else(|| ExecError::UnsupportedOp {
-                            node: name.clone(),
-                            op: "Constant (sparse or empty value)".into(),
-                        })?;
-                    let value = TensorValue::from_tensor(&tensor).map_err(|source| {
-                        ExecError::Constant {
-                            name: name.clone(),
-                            source,
-                        }
-                    })?;
                     if let Some(out) = node.output(0) {
-                        constants.push((out.index(), value));
+                        constant_nodes.push((out.index(), name, attrs));
                     }
                 }
                 op => steps.push(Step {
@@ -167,29 +146,38 @@ impl Plan {
             .map(|&id| (graph.value(id).name.clone(), id.index()))
             .collect();
         let is_output: HashSet<usize> = outputs.iter().map(|o| o.1).collect();
+        // Constants nothing reads are not converted (they may hold types the
+        // executor does not run).
+        let read: HashSet<usize> = steps
+            .iter()
+            .flat_map(|s| s.inputs.iter().flatten().copied())
+            .chain(is_output.iter().copied())
+            .collect();
+        for (slot, name, attrs) in constant_nodes {
+            if !read.contains(&slot) {
+                continue;
+            }
+            let tensor = constant_tensor(attrs).ok_or_else(|| ExecError::UnsupportedOp {
+                node: name.clone(),
+                op: "Constant (sparse or empty value)".into(),
+            })?;
+            let value = TensorValue::from_tensor(&tensor)
+                .map_err(|source| ExecError::Constant { name, source })?;
+            constants.push((slot, value));
+        }
+        for (i, value) in graph.values.iter().enumerate() {
+            if let ValueDef::Initializer(t) = &value.def {
+                if read.contains(&i) && !graph.inputs.contains(&ValueId(i as u32)) {
+                    let v = TensorValue::from_tensor(t).map_err(|source| ExecError::Constant {
+                        name: value.name.clone(),
+                        source,
+                    })?;
+                    constants.push((i, v));
+                }
+            }
+        }
         let is_constant: HashSet<usize> = constants.iter().map(|c| c.0).collect();
-        let mut last_use: Vec<Option<usize>> = vec![None; slots];
-        for (i, step) in steps.iter().enumerate() {
-            for s in step.inputs.iter().flatten() {
-                last_use[*s] = Some(i);
-            }
-        }
-        let mut needed = vec![false; slots];
-        for step in steps.iter_mut() {
-            for &s in step.outputs.iter().flatten() {
-                needed[s] = last_use[s].is_some() || is_output.contains(&s);
-                if last_use[s].is_none() && !is_output.contains(&s) {
-                    step.release.push(s);
-                }
-            }
-        }
-        for (s, last) in last_use.iter().enumerate() {
-            if let Some(i) = last {
-                if !is_output.contains(&s) && !is_constant.contains(&s) {
-                    steps[*i].release.push(s);
-                }
-            }
-        }
+        let needed = schedule_releases(&mut steps, slots, &is_output, &is_constant);
         let opset = model.default_opset().unwrap_or(DEFAULT_OPSET);
         Ok(Plan {
             opset,
@@ -230,8 +218,8 @@ impl Plan {
 
     /// Like [`Plan::run`], and also returns the values of `keep` (any graph
     /// values: intermediates, inputs, constants). Ids that hold no value
-    /// (out of range, or an optional output the kernel did not produce) are
-    /// absent from the map.
+    /// (out of range, an optional output the kernel did not produce, or a
+    /// constant that no node reads) are absent from the map.
     ///
     /// # Errors
     /// As [`Plan::run`].
@@ -265,7 +253,8 @@ impl Plan {
                     },
                 }
             }
-            let results = run_op(&step.op, ctx, &args).map_err(|e| self.kernel_error(step, e))?;
+            let results = run_node(&step.op, ctx, &args, Some(step.outputs.len()))
+                .map_err(|e| self.kernel_error(step, e))?;
             drop(args);
             let mut results = results.into_iter();
             for (index, out) in step.outputs.iter().enumerate() {
@@ -354,6 +343,40 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+/// Fills each step's release list (slots read for the last time there, or
+/// written and never read) and returns, per slot, whether a produced value
+/// is read later or is a graph output.
+fn schedule_releases(
+    steps: &mut [Step],
+    slots: usize,
+    is_output: &HashSet<usize>,
+    is_constant: &HashSet<usize>,
+) -> Vec<bool> {
+    let mut last_use: Vec<Option<usize>> = vec![None; slots];
+    for (i, step) in steps.iter().enumerate() {
+        for s in step.inputs.iter().flatten() {
+            last_use[*s] = Some(i);
+        }
+    }
+    let mut needed = vec![false; slots];
+    for step in steps.iter_mut() {
+        for &s in step.outputs.iter().flatten() {
+            needed[s] = last_use[s].is_some() || is_output.contains(&s);
+            if !needed[s] {
+                step.release.push(s);
+            }
+        }
+    }
+    for (s, last) in last_use.iter().enumerate() {
+        if let Some(i) = last {
+            if !is_output.contains(&s) && !is_constant.contains(&s) {
+                steps[*i].release.push(s);
+            }
+        }
+    }
+    needed
 }
 
 fn check_type(input: &InputSlot, value: &TensorValue) -> Result<(), ExecError> {

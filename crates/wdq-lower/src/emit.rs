@@ -80,6 +80,7 @@ impl<'g> Emitter<'g> {
         let id = self
             .graph
             .add_node(name, op, inputs, &[output.as_str()], None);
+        // `add_node` appends exactly one value per output name.
         let out = ValueId(self.graph.values.len() as u32 - 1);
         self.graph.value_mut(out).ty = ty;
         match place {
@@ -142,7 +143,13 @@ fn dead_nodes(graph: &Graph, candidates: &[NodeId]) -> HashSet<NodeId> {
         }
         let before = dead.len();
         for &id in candidates {
-            if graph.node(id).outputs.iter().flatten().all(|v| !read[v.index()]) {
+            if graph
+                .node(id)
+                .outputs
+                .iter()
+                .flatten()
+                .all(|v| !read[v.index()])
+            {
                 dead.insert(id);
             }
         }
@@ -184,7 +191,11 @@ pub(crate) fn int_tensor(
         DType::U16 => {
             let mut bytes = Vec::with_capacity(codes.len() * 2);
             for &c in codes {
-                bytes.extend(u16::try_from(c).map_err(|_| narrow("uint16"))?.to_le_bytes());
+                bytes.extend(
+                    u16::try_from(c)
+                        .map_err(|_| narrow("uint16"))?
+                        .to_le_bytes(),
+                );
             }
             TensorData::Bytes(bytes)
         }

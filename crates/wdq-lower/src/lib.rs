@@ -48,8 +48,8 @@ mod site;
 pub use error::LowerError;
 pub use lower::{lower, required_opset, Lowered, LoweredLayer, SkippedLayer};
 pub use options::{
-    ActivationRanges, ActivationType, BiasMode, Int4Storage, LayerChoice, LowerOptions,
-    QuantPlan, ScaleKind, WeightGranularity,
+    ActivationRanges, ActivationType, BiasMode, Int4Storage, LayerChoice, LowerOptions, QuantPlan,
+    ScaleKind, WeightGranularity,
 };
 pub use points::activation_points;
 

@@ -66,7 +66,11 @@ struct Analysis {
     skipped: Vec<SkippedLayer>,
 }
 
-fn analyze_plan(graph: &Graph, plan: &QuantPlan, options: &LowerOptions) -> Result<Analysis, LowerError> {
+fn analyze_plan(
+    graph: &Graph,
+    plan: &QuantPlan,
+    options: &LowerOptions,
+) -> Result<Analysis, LowerError> {
     let layers = weighted_layers(graph);
     let live: std::collections::HashSet<NodeId> = graph.order.iter().copied().collect();
     let mut sites = Vec::new();
@@ -94,11 +98,18 @@ fn analyze_plan(graph: &Graph, plan: &QuantPlan, options: &LowerOptions) -> Resu
         };
         match analyze(graph, layer, options.granularity) {
             Ok(site) => sites.push((site, choice.bits)),
-            Err(reason) => skipped.push(SkippedLayer { node: label, reason }),
+            Err(reason) => skipped.push(SkippedLayer {
+                node: label,
+                reason,
+            }),
         }
     }
-    let position: BTreeMap<NodeId, usize> =
-        graph.order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let position: BTreeMap<NodeId, usize> = graph
+        .order
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i))
+        .collect();
     sites.sort_by_key(|(s, _)| position.get(&s.node).copied());
     Ok(Analysis { sites, skipped })
 }
@@ -129,7 +140,10 @@ fn requirement(sites: &[(LayerSite, u8)], options: &LowerOptions) -> (i64, &'sta
     if int4 {
         return (21, "INT4 weights");
     }
-    if matches!(options.activations, ActivationType::U16 | ActivationType::I16) {
+    if matches!(
+        options.activations,
+        ActivationType::U16 | ActivationType::I16
+    ) {
         return (21, "16-bit activations");
     }
     if sites.iter().any(|(s, _)| s.axis.is_some()) {

@@ -103,10 +103,15 @@ pub enum Int4Storage {
 /// Everything that shapes the emitted model besides the plan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LowerOptions {
+    /// Weight scales per output channel (default) or per tensor.
     pub granularity: WeightGranularity,
+    /// Float (default) or power-of-two scales, for weights and activations.
     pub scale: ScaleKind,
+    /// int32 biases (default) or float ones.
     pub bias: BiasMode,
+    /// Element type of the activation pairs (default uint8), or none.
     pub activations: ActivationType,
+    /// INT4 initializers (default) or int8 containers for 4-bit weights.
     pub int4_storage: Int4Storage,
 }
 

@@ -28,7 +28,10 @@ pub(crate) struct FloatConst {
 pub(crate) fn resolve_float(graph: &Graph, value: ValueId) -> Result<FloatConst, String> {
     if let Some((tensor, chain)) = const_chain(graph, value) {
         if !tensor.dtype().is_float() {
-            return Err(format!("constant of element type {} is not float", tensor.dtype()));
+            return Err(format!(
+                "constant of element type {} is not float",
+                tensor.dtype()
+            ));
         }
         let values = tensor
             .to_f32_vec()

@@ -1,19 +1,21 @@
 //! Unit tests on small hand-built graphs: axes, skips, names, weight chains.
 
 use crate::{
-    activation_points, lower, ActivationRanges, Int4Storage, LayerChoice, LowerError,
-    LowerOptions, QuantPlan, WeightGranularity,
+    activation_points, lower, ActivationRanges, Int4Storage, LayerChoice, LowerError, LowerOptions,
+    QuantPlan, WeightGranularity,
 };
 use wdq_ir::op::{ConvAttrs, GemmAttrs};
-use wdq_ir::{
-    DType, Graph, Model, NodeId, Op, OpsetId, Tensor, TensorType, ValueDef, ValueId,
-};
+use wdq_ir::{DType, Graph, Model, NodeId, Op, OpsetId, Tensor, TensorType, ValueDef, ValueId};
 
 /// `z = Relu(op(x, w[, b]))` with `x` a graph input and `z` the output.
 /// `weight_first` puts the constant at input 0 (MatMul/Gemm with constant A).
 fn layer_model(op: Op, w_shape: &[usize], bias: Option<usize>, weight_first: bool) -> Model {
     let mut g = Graph::default();
-    let x = g.add_value("x", Some(TensorType::known(DType::F32, &[2, 4])), ValueDef::Input);
+    let x = g.add_value(
+        "x",
+        Some(TensorType::known(DType::F32, &[2, 4])),
+        ValueDef::Input,
+    );
     g.inputs.push(x);
     let n: usize = w_shape.iter().product();
     let values: Vec<f32> = (0..n).map(|i| ((i * 7 % 11) as f32 - 5.0) / 10.0).collect();
@@ -90,23 +92,42 @@ fn gemm_axis_follows_trans_b_and_bias_is_int32_per_channel() {
         assert_eq!(w.axis, Some(axis));
         let (bias_dq, b) = dq_of(g, NodeId(0), 2);
         assert_eq!(b.axis, Some(0));
-        let codes = g.resolve_const(g.node(bias_dq).input(0).unwrap()).unwrap().1;
+        let codes = g
+            .resolve_const(g.node(bias_dq).input(0).unwrap())
+            .unwrap()
+            .1;
         assert_eq!((codes.dtype(), codes.shape()), (DType::I32, &[3][..]));
-        assert_eq!(lowered.layers[0].granularity, format!("per-channel(axis={axis})"));
+        assert_eq!(
+            lowered.layers[0].granularity,
+            format!("per-channel(axis={axis})")
+        );
         // The data input is read through the pair; the graph input keeps its name.
         let (x_dq, _) = dq_of(g, NodeId(0), 0);
         assert_eq!(g.value(g.inputs[0]).name, "x");
-        assert_eq!(g.value(g.node(x_dq).output(0).unwrap()).name, "x_dequantized");
+        assert_eq!(
+            g.value(g.node(x_dq).output(0).unwrap()).name,
+            "x_dequantized"
+        );
     }
 }
 
 #[test]
 fn constant_a_is_skipped() {
     let model = layer_model(Op::MatMul, &[3, 2], None, true);
-    let lowered = lower(&model, &plan(0, 4), &ActivationRanges::default(), &options()).unwrap();
+    let lowered = lower(
+        &model,
+        &plan(0, 4),
+        &ActivationRanges::default(),
+        &options(),
+    )
+    .unwrap();
     assert!(lowered.layers.is_empty());
     assert_eq!(lowered.skipped.len(), 1);
-    assert!(lowered.skipped[0].reason.contains("is A"), "{}", lowered.skipped[0].reason);
+    assert!(
+        lowered.skipped[0].reason.contains("is A"),
+        "{}",
+        lowered.skipped[0].reason
+    );
     assert_eq!(lowered.model, model);
 }
 
@@ -141,7 +162,13 @@ fn names_never_collide_and_identity_chains_die() {
     // The weight now arrives through an Identity, and a value already has
     // the name the quantized weight would take.
     let raw = g.add_initializer("w_raw", Tensor::from_f32(vec![4, 3], vec![0.5; 12]));
-    let identity = g.add_node("id", Op::Identity, vec![Some(raw)], &["w_id"], Some(NodeId(0)));
+    let identity = g.add_node(
+        "id",
+        Op::Identity,
+        vec![Some(raw)],
+        &["w_id"],
+        Some(NodeId(0)),
+    );
     let w_id = g.node(identity).output(0).unwrap();
     g.node_mut(NodeId(0)).inputs[1] = Some(w_id);
     g.add_initializer("w_id_quantized", Tensor::from_f32(vec![1], vec![0.0]));
@@ -161,4 +188,29 @@ fn plan_must_name_layers() {
         lower(&model, &plan(1, 8), &ranges(&model), &options()).unwrap_err(),
         LowerError::NotALayer { node: 1 }
     );
+}
+
+#[test]
+fn sixteen_bit_activations_need_opset_21() {
+    let mut model = layer_model(gemm(1), &[3, 4], Some(3), false);
+    let options = LowerOptions {
+        activations: crate::ActivationType::U16,
+        ..options()
+    };
+    let ranges = ranges(&model);
+    assert!(matches!(
+        lower(&model, &plan(0, 8), &ranges, &options),
+        Err(LowerError::OpsetTooLow {
+            have: 13,
+            need: 21,
+            ..
+        })
+    ));
+    model.opsets[0].version = 21;
+    let lowered = lower(&model, &plan(0, 8), &ranges, &options).unwrap();
+    let g = &lowered.model.graph;
+    let (x_dq, _) = dq_of(g, NodeId(0), 0);
+    let zp = g.resolve_const(g.node(x_dq).input(2).unwrap()).unwrap().1;
+    assert_eq!(zp.dtype(), DType::U16);
+    assert_eq!(lowered.model.ir_version, 10);
 }

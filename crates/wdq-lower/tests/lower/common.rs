@@ -105,7 +105,8 @@ pub fn calibrate(
 pub fn plan_with(model: &Model, bits: impl Fn(usize) -> u8) -> QuantPlan {
     let mut plan = QuantPlan::default();
     for (i, layer) in weighted_layers(&model.graph).iter().enumerate() {
-        plan.layers.insert(layer.node, LayerChoice { bits: bits(i) });
+        plan.layers
+            .insert(layer.node, LayerChoice { bits: bits(i) });
     }
     plan
 }
@@ -170,7 +171,13 @@ pub fn summary(lowered: &Lowered) -> String {
     for l in &lowered.layers {
         text.push_str(&format!(
             "  {} bits={} scales=[{:.4e}, {:.4e}] n={:?} zp={} {}\n",
-            l.node, l.bits, l.scales_min, l.scales_max, l.fraction_lengths, l.zero_point, l.granularity
+            l.node,
+            l.bits,
+            l.scales_min,
+            l.scales_max,
+            l.fraction_lengths,
+            l.zero_point,
+            l.granularity
         ));
     }
     for s in &lowered.skipped {

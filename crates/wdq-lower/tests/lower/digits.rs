@@ -2,8 +2,8 @@
 //! validation split, and a snapshot of the lowered graph.
 
 use crate::common::{
-    argmax, at_opset_21, digits_val, fixture, load, lower_with, mixed_plan, plan_with,
-    read_labels, run, summary,
+    argmax, at_opset_21, digits_val, fixture, load, lower_with, mixed_plan, plan_with, read_labels,
+    run, summary,
 };
 use wdq_exec::TensorValue;
 use wdq_lower::{Int4Storage, LowerOptions};
@@ -25,12 +25,21 @@ fn eight_bit_digits_agree_with_float() {
         int4_storage: Int4Storage::Int8,
         ..LowerOptions::default()
     };
-    let all8 = lower_with(&model, &plan_with(&model, |_| 8), &options, &inputs(Some(64)));
+    let all8 = lower_with(
+        &model,
+        &plan_with(&model, |_| 8),
+        &options,
+        &inputs(Some(64)),
+    );
     let q8 = argmax(&run(&all8.model, &inputs(None))[0]);
     let mixed = lower_with(&model, &mixed_plan(&model), &options, &inputs(Some(64)));
     let q48 = argmax(&run(&mixed.model, &inputs(None))[0]);
     let top1 = |p: &[usize]| {
-        p.iter().zip(&labels).filter(|(a, b)| **a as i64 == **b).count() as f64 / labels.len() as f64
+        p.iter()
+            .zip(&labels)
+            .filter(|(a, b)| **a as i64 == **b)
+            .count() as f64
+            / labels.len() as f64
     };
     eprintln!(
         "digits val: float top-1 {:.4}, 8-bit {:.4} (agreement {:.4}), mixed 4/8 {:.4} (agreement {:.4}); bytes {} -> {} (8-bit), {} (mixed, int8 containers)",
@@ -53,13 +62,21 @@ fn digits_int4_packed_snapshot_and_int8_containers_match() {
     let model = load("digits/digits_cnn.onnx");
     let model21 = at_opset_21(&model);
     let calibration = inputs(Some(64));
-    let packed = lower_with(&model21, &mixed_plan(&model21), &LowerOptions::default(), &calibration);
+    let packed = lower_with(
+        &model21,
+        &mixed_plan(&model21),
+        &LowerOptions::default(),
+        &calibration,
+    );
     let container = LowerOptions {
         int4_storage: Int4Storage::Int8,
         ..LowerOptions::default()
     };
     let in_i8 = lower_with(&model, &mixed_plan(&model), &container, &calibration);
-    assert_eq!(run(&packed.model, &inputs(None)), run(&in_i8.model, &inputs(None)));
+    assert_eq!(
+        run(&packed.model, &inputs(None)),
+        run(&in_i8.model, &inputs(None))
+    );
     assert!(packed.weight_bytes_after < in_i8.weight_bytes_after);
     insta::assert_snapshot!(summary(&packed));
 }

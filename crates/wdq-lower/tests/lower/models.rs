@@ -2,8 +2,8 @@
 //! qdq_int8) lowered and run in wdq-exec.
 
 use crate::common::{
-    at_opset_21, calibrate, load, lower_with, mixed_plan, model_inputs, plan_with,
-    relative_error, run, summary,
+    at_opset_21, calibrate, load, lower_with, mixed_plan, model_inputs, plan_with, relative_error,
+    run, summary,
 };
 use wdq_ir::{weighted_layers, DType, Op, ValueDef};
 use wdq_lower::{
@@ -29,7 +29,11 @@ fn check_weights(lowered: &Lowered, packed: bool) {
     assert_eq!(layers.len(), lowered.layers.len() + lowered.skipped.len());
     for (layer, record) in layers.iter().zip(&lowered.layers) {
         assert!(layer.dequantize.is_some(), "{}", record.node);
-        let want = if record.bits <= 4 && packed { DType::I4 } else { DType::I8 };
+        let want = if record.bits <= 4 && packed {
+            DType::I4
+        } else {
+            DType::I8
+        };
         assert_eq!(layer.weight_tensor.dtype(), want, "{}", record.node);
         let half = (1i64 << (record.bits - 1)) - 1;
         let codes = layer.weight_tensor.to_i64_vec().unwrap();
@@ -51,15 +55,31 @@ fn fixture_models_mixed_plan_run_close_to_float() {
         let out_i8 = run(&in_i8.model, &inputs);
 
         let model21 = at_opset_21(&model);
-        let packed = lower_with(&model21, &mixed_plan(&model21), &LowerOptions::default(), &inputs);
+        let packed = lower_with(
+            &model21,
+            &mixed_plan(&model21),
+            &LowerOptions::default(),
+            &inputs,
+        );
         check_weights(&packed, true);
         assert_eq!(packed.model.ir_version, 10);
         let out_packed = run(&packed.model, &inputs);
-        assert_eq!(out_i8, out_packed, "{name}: int4 packed and int8 containers differ");
-        assert!(packed.weight_bytes_after < in_i8.weight_bytes_after, "{name}");
+        assert_eq!(
+            out_i8, out_packed,
+            "{name}: int4 packed and int8 containers differ"
+        );
+        assert!(
+            packed.weight_bytes_after < in_i8.weight_bytes_after,
+            "{name}"
+        );
 
         let mixed_error = relative_error(&out_i8, &float);
-        let all8 = lower_with(&model, &plan_with(&model, |_| 8), &LowerOptions::default(), &inputs);
+        let all8 = lower_with(
+            &model,
+            &plan_with(&model, |_| 8),
+            &LowerOptions::default(),
+            &inputs,
+        );
         check_weights(&all8, true);
         let error8 = relative_error(&run(&all8.model, &inputs), &float);
         eprintln!(
@@ -67,7 +87,10 @@ fn fixture_models_mixed_plan_run_close_to_float() {
             all8.weight_bytes_before, all8.weight_bytes_after, packed.weight_bytes_after
         );
         assert!(error8 < 0.05, "{name}: 8-bit relative error {error8}");
-        assert!(mixed_error < 0.35, "{name}: mixed relative error {mixed_error}");
+        assert!(
+            mixed_error < 0.35,
+            "{name}: mixed relative error {mixed_error}"
+        );
         assert!(error8 < mixed_error, "{name}");
     }
 }
@@ -75,7 +98,12 @@ fn fixture_models_mixed_plan_run_close_to_float() {
 #[test]
 fn lenet_snapshot() {
     let model = load("models/lenet.onnx");
-    let lowered = lower_with(&model, &mixed_plan(&model), &int8_storage(), &model_inputs("lenet"));
+    let lowered = lower_with(
+        &model,
+        &mixed_plan(&model),
+        &int8_storage(),
+        &model_inputs("lenet"),
+    );
     insta::assert_snapshot!(summary(&lowered));
 }
 
@@ -83,7 +111,12 @@ fn lenet_snapshot() {
 fn graph_inputs_and_outputs_keep_their_names_and_old_chains_go() {
     for name in MODELS {
         let model = load(&format!("models/{name}.onnx"));
-        let lowered = lower_with(&model, &mixed_plan(&model), &int8_storage(), &model_inputs(name));
+        let lowered = lower_with(
+            &model,
+            &mixed_plan(&model),
+            &int8_storage(),
+            &model_inputs(name),
+        );
         let (a, b) = (&model.graph, &lowered.model.graph);
         let names = |g: &wdq_ir::Graph, ids: &[wdq_ir::ValueId]| -> Vec<String> {
             ids.iter().map(|v| g.value(*v).name.clone()).collect()
@@ -174,14 +207,24 @@ fn int4_needs_opset_21_and_ranges_are_required() {
     let model = load("models/lenet.onnx");
     let options = LowerOptions::default();
     let plan = mixed_plan(&model);
-    assert_eq!(wdq_lower::required_opset(&model, &plan, &options).unwrap(), 21);
+    assert_eq!(
+        wdq_lower::required_opset(&model, &plan, &options).unwrap(),
+        21
+    );
     let ranges = calibrate(&model, &options, &model_inputs("lenet"));
     assert!(matches!(
         lower(&model, &plan, &ranges, &options),
-        Err(LowerError::OpsetTooLow { have: 13, need: 21, .. })
+        Err(LowerError::OpsetTooLow {
+            have: 13,
+            need: 21,
+            ..
+        })
     ));
     let options = int8_storage();
-    assert_eq!(wdq_lower::required_opset(&model, &plan, &options).unwrap(), 13);
+    assert_eq!(
+        wdq_lower::required_opset(&model, &plan, &options).unwrap(),
+        13
+    );
     let mut partial = calibrate(&model, &options, &model_inputs("lenet"));
     let first = *activation_points(&model, &options).first().unwrap();
     partial.0.remove(&first);
@@ -213,8 +256,14 @@ fn qdq_model_is_requantized() {
             .count()
     };
     let same = lower_with(&model, &plan_with(&model, |_| 8), &options, &inputs);
-    assert_eq!(count(&same.model, "QuantizeLinear"), count(&model, "QuantizeLinear"));
-    assert_eq!(count(&same.model, "DequantizeLinear"), count(&model, "DequantizeLinear"));
+    assert_eq!(
+        count(&same.model, "QuantizeLinear"),
+        count(&model, "QuantizeLinear")
+    );
+    assert_eq!(
+        count(&same.model, "DequantizeLinear"),
+        count(&model, "DequantizeLinear")
+    );
     let error8 = relative_error(&run(&same.model, &inputs), &reference);
     let four = lower_with(&model, &plan_with(&model, |_| 4), &options, &inputs);
     let error4 = relative_error(&run(&four.model, &inputs), &reference);

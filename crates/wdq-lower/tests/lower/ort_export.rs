@@ -3,7 +3,9 @@
 //! default; run with
 //! `WDQ_LOWER_OUT=<dir> cargo test -p wdq-lower --test lower -- --ignored write_models_for_onnxruntime`.
 
-use crate::common::{argmax, at_opset_21, digits_val, load, lower_with, mixed_plan, plan_with, run};
+use crate::common::{
+    argmax, at_opset_21, digits_val, load, lower_with, mixed_plan, model_inputs, plan_with, run,
+};
 use ndarray::Array1;
 use wdq_exec::TensorValue;
 use wdq_lower::{Int4Storage, LowerOptions};
@@ -24,11 +26,22 @@ fn write_models_for_onnxruntime() {
     };
     let model21 = at_opset_21(&model);
     let cases = [
-        ("digits_int8", lower_with(&model, &plan_with(&model, |_| 8), &int8, &calibration)),
-        ("digits_mixed_int8_container", lower_with(&model, &mixed_plan(&model), &int8, &calibration)),
+        (
+            "digits_int8",
+            lower_with(&model, &plan_with(&model, |_| 8), &int8, &calibration),
+        ),
+        (
+            "digits_mixed_int8_container",
+            lower_with(&model, &mixed_plan(&model), &int8, &calibration),
+        ),
         (
             "digits_mixed_int4",
-            lower_with(&model21, &mixed_plan(&model21), &LowerOptions::default(), &calibration),
+            lower_with(
+                &model21,
+                &mixed_plan(&model21),
+                &LowerOptions::default(),
+                &calibration,
+            ),
         ),
     ];
     for (name, lowered) in cases {
@@ -41,6 +54,34 @@ fn write_models_for_onnxruntime() {
             "{name}: bytes {} -> {}",
             lowered.weight_bytes_before, lowered.weight_bytes_after
         );
+    }
+    // The other fixture models: all 8-bit at their opset, and mixed 4/8 with
+    // INT4 at opset 21; wdq-exec's first output on the fixture inputs.
+    for name in ["lenet", "mobilenet_se", "resnet_bn", "torch_style"] {
+        let model = load(&format!("models/{name}.onnx"));
+        let inputs = model_inputs(name);
+        let model21 = at_opset_21(&model);
+        let cases = [
+            (
+                "int8",
+                lower_with(&model, &plan_with(&model, |_| 8), &int8, &inputs),
+            ),
+            (
+                "mixed_int4",
+                lower_with(
+                    &model21,
+                    &mixed_plan(&model21),
+                    &LowerOptions::default(),
+                    &inputs,
+                ),
+            ),
+        ];
+        for (variant, lowered) in cases {
+            let stem = format!("model__{name}__{variant}");
+            wdq_onnx::save_model(&lowered.model, &dir.join(format!("{stem}.onnx"))).unwrap();
+            let output = run(&lowered.model, &inputs).remove(0);
+            ndarray_npy::write_npy(dir.join(format!("{stem}.exec_output.npy")), &output).unwrap();
+        }
     }
     eprintln!("wrote {}", dir.display());
 }
