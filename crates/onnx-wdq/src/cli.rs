@@ -34,6 +34,8 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Fine-tune for K cycles and rank the weighted layers by weight drift.
     Analyze(AnalyzeArgs),
+    /// Compare layer-ordering criteria: loss curves, searches, costs, plots.
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,7 +78,7 @@ pub struct ConvertArgs {
     pub opset: Option<i64>,
 }
 
-/// Fine-tuning options shared by `analyze` and the main command.
+/// Fine-tuning options shared by `analyze`, `compare` and the main command.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// K: fine-tuning cycles; a weight snapshot is summarised after each.
@@ -129,15 +131,10 @@ pub struct AnalyzeArgs {
     pub json: Option<PathBuf>,
 }
 
-/// The main command's arguments.
+/// Where the training and validation samples come from (the main command
+/// and `compare`).
 #[derive(Debug, Args)]
-pub struct QuantizeArgs {
-    /// The ONNX model to quantize.
-    #[arg(required = true)]
-    pub model: Option<PathBuf>,
-    /// Where to write the QDQ model (written atomically).
-    #[arg(short, long, required = true)]
-    pub output: Option<PathBuf>,
+pub struct DataArgs {
     /// Data to split into training and validation samples (--val-fraction).
     #[arg(long, required_unless_present_all = ["train", "val"], conflicts_with_all = ["train", "val"])]
     pub data: Option<PathBuf>,
@@ -150,23 +147,15 @@ pub struct QuantizeArgs {
     /// Fraction of --data held out for validation (seeded by --seed).
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
-    /// Write the JSON report here.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-    #[command(flatten)]
-    pub train_args: TrainArgs,
+}
+
+/// How candidates are lowered and measured (the main command and
+/// `compare`).
+#[derive(Debug, Args)]
+pub struct CandidateArgs {
     /// Largest accepted accuracy loss, in percentage points.
     #[arg(long, default_value_t = 1.0)]
     pub threshold: f64,
-    /// How to choose the low-bit layers: bisect, halving, count:N or threshold:S.
-    #[arg(long, default_value = "bisect")]
-    pub select: String,
-    /// With --select halving: accept once the candidate count is at or below N.
-    #[arg(long, value_name = "N")]
-    pub min_candidates: Option<usize>,
-    /// Never select the layer with the smallest statistic.
-    #[arg(long)]
-    pub skip_smallest: bool,
     /// What the loss is measured against.
     #[arg(long, default_value = "fp32", value_parser = ["fp32", "high"])]
     pub reference: String,
@@ -189,22 +178,85 @@ pub struct QuantizeArgs {
     /// Bias: int32 with scale s_x * s_w, or left float.
     #[arg(long, default_value = "int32", value_parser = ["int32", "float"])]
     pub bias: String,
-    /// Activation quantization.
-    #[arg(long, default_value = "u8", value_parser = ["u8", "i8", "u16", "i16", "none"])]
+    /// Activation quantization (16-bit activations are not offered yet:
+    /// the executor cannot measure them).
+    #[arg(long, default_value = "u8", value_parser = ["u8", "i8", "none"])]
     pub activations: String,
     /// Activation calibration: minmax, percentile[:P] (default 99.99) or mse.
     #[arg(long, default_value = "minmax")]
     pub calibration: String,
-    /// Training samples used for calibration.
+    /// Training samples used for calibration (and by the sqnr criterion of
+    /// `compare`).
     #[arg(long, default_value_t = 512)]
     pub calibration_samples: usize,
     /// 4-bit weights: packed INT4 (opset 21) or int8 containers.
     #[arg(long, default_value = "packed", value_parser = ["packed", "int8"])]
     pub int4_storage: String,
-    /// Stop the search after this many seconds and keep the best found.
-    #[arg(long, value_name = "SECONDS")]
-    pub time_budget: Option<f64>,
     /// Batch size of validation and calibration runs.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub eval_batch_size: u32,
+}
+
+/// The main command's arguments.
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// The ONNX model to quantize.
+    #[arg(required = true)]
+    pub model: Option<PathBuf>,
+    /// Where to write the QDQ model (written atomically).
+    #[arg(short, long, required = true)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub train_args: TrainArgs,
+    /// How to choose the low-bit layers: bisect, halving, count:N or threshold:S.
+    #[arg(long, default_value = "bisect")]
+    pub select: String,
+    /// With --select halving: accept once the candidate count is at or below N.
+    #[arg(long, value_name = "N")]
+    pub min_candidates: Option<usize>,
+    /// Never select the layer with the smallest statistic.
+    #[arg(long)]
+    pub skip_smallest: bool,
+    #[command(flatten)]
+    pub candidate: CandidateArgs,
+    /// Stop the search after this many seconds and keep the best found.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_budget: Option<f64>,
+}
+
+/// `compare`'s arguments.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The ONNX model.
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    #[command(flatten)]
+    pub candidate: CandidateArgs,
+    /// Criteria, comma-separated: drift (the five drift statistics and
+    /// drift:normalized, S / var(W0)) or one of drift:mean-square,
+    /// drift:mean, drift:variance, drift:std, drift:mean-abs,
+    /// drift:normalized; range, max-abs, layer-accuracy, sqnr, gradient,
+    /// random. --statistic is the S of drift:normalized and drift.svg.
+    #[arg(long, value_delimiter = ',', default_value = "drift,range,max-abs,layer-accuracy,sqnr,gradient,random")]
+    pub criteria: Vec<String>,
+    /// Evaluate every N-th number of low-bit layers (always the last).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub stride: u32,
+    /// Random orders averaged by the random criterion (seeded by --seed).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub random_orders: u32,
+    /// Training batches (of --batch-size) the gradient criterion averages.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub gradient_batches: u32,
+    /// Folder for compare.json, loss_curves.svg, drift.svg and pareto.svg.
+    #[arg(long, value_name = "DIR", default_value = "compare")]
+    pub out: PathBuf,
 }

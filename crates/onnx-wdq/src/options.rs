@@ -1,8 +1,9 @@
 //! Turning command-line arguments into the library's typed options. Every
 //! argument is used here or in `main.rs`.
 
-use crate::cli::{QuantizeArgs, TrainArgs};
+use crate::cli::{CandidateArgs, CompareArgs, QuantizeArgs, TrainArgs};
 use anyhow::{bail, Context, Result};
+use onnx_wdq::compare::{CompareOptions, Criterion};
 use onnx_wdq::quantize::{Metric, QuantizeOptions, Reference};
 use std::time::Duration;
 use wdq_lower::{ActivationType, BiasMode, Int4Storage, LowerOptions, ScaleKind, WeightGranularity};
@@ -71,13 +72,37 @@ pub fn calibration(text: &str, spec: Option<QuantSpec>, scale: ScaleKind) -> Res
 
 /// Every option of the main command except the data.
 pub fn quantize_options(args: &QuantizeArgs, labelled: bool) -> Result<QuantizeOptions> {
-    let (train, statistic) = train_options(&args.train_args)?;
+    let time_budget = match args.time_budget {
+        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--time-budget must be a non-negative number of seconds, not {s}"),
+        None => None,
+    };
+    let mut options = candidate_options(&args.train_args, &args.candidate, labelled)?;
+    options.selection = selection(&args.select, args.min_candidates)?;
+    options.skip_smallest = args.skip_smallest;
+    options.time_budget = time_budget;
+    Ok(options)
+}
+
+/// Every option of `compare` except the data and the output folder.
+pub fn compare_options(args: &CompareArgs, labelled: bool) -> Result<CompareOptions> {
+    Ok(CompareOptions {
+        quantize: candidate_options(&args.train, &args.candidate, labelled)?,
+        criteria: Criterion::parse_list(&args.criteria)?,
+        stride: args.stride as usize,
+        random_orders: args.random_orders as usize,
+        gradient_batches: args.gradient_batches as usize,
+    })
+}
+
+/// Training, lowering and measurement options; the search settings are the
+/// main command's defaults (bisect, no skip, no time budget).
+fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs, labelled: bool) -> Result<QuantizeOptions> {
+    let (train, statistic) = train_options(train_args)?;
     let scale = if args.scale == "pow2" { ScaleKind::PowerOfTwo } else { ScaleKind::Float };
     let activations = match args.activations.as_str() {
         "u8" => ActivationType::U8,
         "i8" => ActivationType::I8,
-        "u16" => ActivationType::U16,
-        "i16" => ActivationType::I16,
         _ => ActivationType::None,
     };
     let lower = LowerOptions {
@@ -97,18 +122,13 @@ pub fn quantize_options(args: &QuantizeArgs, labelled: bool) -> Result<QuantizeO
         None if labelled => Metric::Top1,
         None => Metric::Agreement,
     };
-    let time_budget = match args.time_budget {
-        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("--time-budget must be a non-negative number of seconds, not {s}"),
-        None => None,
-    };
     Ok(QuantizeOptions {
         train,
         statistic,
-        selection: selection(&args.select, args.min_candidates)?,
+        selection: Selection::Bisect,
         threshold: args.threshold,
-        skip_smallest: args.skip_smallest,
-        time_budget,
+        skip_smallest: false,
+        time_budget: None,
         reference: if args.reference == "high" { Reference::High } else { Reference::Fp32 },
         metric,
         low_bits: args.low_bits,
