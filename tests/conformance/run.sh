@@ -70,5 +70,17 @@ for storage in packed int8; do
   fi
 done
 
+# A real PyTorch-exported CNN at 3 bits, where the search has work to do.
+code=0
+"$BIN" fixtures/torch/mnist_cnn.onnx -o "$WORK/mnist_w3.onnx" --cycles 2 --low-bits 3 \
+  --train fixtures/torch/mnist_train.npz --val fixtures/torch/mnist_val.npz \
+  --report "$WORK/report_mnist.json" >/dev/null || code=$?
+if { [ "$code" -eq 0 ] || [ "$code" -eq 3 ]; } && "$PYTHON" tests/conformance/ort_lowered.py \
+     "$WORK/mnist_w3.onnx" fixtures/torch/mnist_val.npz "$WORK/report_mnist.json"; then
+  passed=$((passed + 1))
+else
+  echo "FAILED: main command on mnist_cnn (exit $code)"; failed=$((failed + 1))
+fi
+
 echo "conformance: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

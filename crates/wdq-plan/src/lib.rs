@@ -7,8 +7,12 @@
 //! for the accuracy of "the first m layers of the order at low bits", so the
 //! same strategies serve every criterion and every runtime.
 
+mod curve;
 mod order;
 mod search;
 
-pub use order::{rank_ascending, Ordered};
+pub use curve::{
+    area_under_curve, largest_within, mean_std, pareto_front, prefix_lengths, spread, CurveSpread,
+};
+pub use order::{rank_ascending, rank_descending, Ordered};
 pub use search::{search, Candidate, SearchOptions, SearchOutcome, Selection};
