@@ -31,6 +31,8 @@ pub enum VerifyError {
     DuplicateNode(u32),
     #[error("value name `{0}` is defined twice")]
     DuplicateName(String),
+    #[error("{what} refers to #{id}, outside the graph's arena")]
+    OutOfRange { what: &'static str, id: u32 },
 }
 
 /// Checks the graph invariants listed in [`crate::graph`].
@@ -38,6 +40,7 @@ pub enum VerifyError {
 /// # Errors
 /// The first [`VerifyError`] found.
 pub fn verify(graph: &Graph) -> Result<(), VerifyError> {
+    check_ranges(graph)?;
     let mut defined = vec![false; graph.values.len()];
     for (i, v) in graph.values.iter().enumerate() {
         if matches!(v.def, ValueDef::Input | ValueDef::Initializer(_)) {
@@ -108,4 +111,45 @@ pub fn verify(graph: &Graph) -> Result<(), VerifyError> {
         }
     }
     Ok(())
+}
+
+/// Every id the graph holds points into its arena.
+fn check_ranges(graph: &Graph) -> Result<(), VerifyError> {
+    let values = graph.values.len();
+    let nodes = graph.nodes.len();
+    let value_ok = |v: &ValueId| v.index() < values;
+    if let Some(v) = graph.outputs.iter().chain(&graph.inputs).find(|v| !value_ok(v)) {
+        return Err(VerifyError::OutOfRange { what: "a graph input or output", id: v.0 });
+    }
+    if let Some(n) = graph.order.iter().find(|n| n.index() >= nodes) {
+        return Err(VerifyError::OutOfRange { what: "the node order", id: n.0 });
+    }
+    for node in &graph.nodes {
+        if let Some(v) = node.outputs.iter().flatten().find(|v| !value_ok(v)) {
+            return Err(VerifyError::OutOfRange { what: "a node output", id: v.0 });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Op, ValueDef};
+
+    #[test]
+    fn out_of_range_ids_are_errors_not_panics() {
+        let mut g = Graph::default();
+        let x = g.add_value("x", None, ValueDef::Input);
+        g.inputs.push(x);
+        g.outputs.push(ValueId(9));
+        assert!(matches!(verify(&g), Err(VerifyError::OutOfRange { .. })));
+        g.outputs = vec![x];
+        g.order.push(NodeId(3));
+        assert!(matches!(verify(&g), Err(VerifyError::OutOfRange { .. })));
+        g.order.clear();
+        let n = g.add_node("relu", Op::Relu, vec![Some(x)], &["y"], None);
+        g.node_mut(n).outputs.push(Some(ValueId(40)));
+        assert!(matches!(verify(&g), Err(VerifyError::OutOfRange { .. })));
+    }
 }

@@ -54,6 +54,30 @@ pub struct QuantizeOptions {
     pub eval_batch_size: usize,
 }
 
+impl Default for QuantizeOptions {
+    /// The CLI's defaults: bisect within 1 point of fp32 top-1, 4 and 8
+    /// bits, per-channel float scales, int32 bias, uint8 min-max activations
+    /// calibrated on 512 samples, packed INT4.
+    fn default() -> Self {
+        QuantizeOptions {
+            train: TrainOptions::default(),
+            statistic: Statistic::MeanSquare,
+            selection: Selection::Bisect,
+            threshold: 1.0,
+            skip_smallest: false,
+            time_budget: None,
+            reference: Reference::Fp32,
+            metric: Metric::Top1,
+            low_bits: 4,
+            high_bits: 8,
+            lower: LowerOptions::default(),
+            calibration: CalibrationMethod::MinMax,
+            calibration_samples: 512,
+            eval_batch_size: 256,
+        }
+    }
+}
+
 /// Why the main command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QuantizeError {
@@ -134,7 +158,7 @@ pub fn quantize(
     // 7: lower the chosen set; when even all-high misses the threshold the
     // all-high model is the best valid one.
     let clock = Instant::now();
-    let high_within = reference_accuracy - all_high_accuracy <= options.threshold;
+    let high_within = reference_accuracy - all_high_accuracy <= options.threshold + 1e-9;
     let chosen: Vec<NodeId> =
         if outcome.met_threshold { outcome.low_bit.iter().map(|&i| layer_nodes[i]).collect() } else { Vec::new() };
     let (lowered, final_accuracy) = evaluator.measure(&chosen)?;
