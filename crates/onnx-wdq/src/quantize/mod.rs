@@ -161,7 +161,14 @@ pub fn quantize(
     let high_within = reference_accuracy - all_high_accuracy <= options.threshold + 1e-9;
     let chosen: Vec<NodeId> =
         if outcome.met_threshold { outcome.low_bit.iter().map(|&i| layer_nodes[i]).collect() } else { Vec::new() };
-    let (lowered, final_accuracy) = evaluator.measure(&chosen)?;
+    // Candidates are deterministic, so the chosen one's measured accuracy is
+    // the written model's: lower it again without a second evaluation.
+    let lowered = evaluator.lower(&chosen)?;
+    let final_accuracy = outcome
+        .candidates
+        .iter()
+        .find(|c| c.low_bit_layers == chosen.len())
+        .map_or(all_high_accuracy, |c| c.accuracy);
     times.lower = clock.elapsed().as_secs_f64();
 
     let report = report::build(report::Inputs {
