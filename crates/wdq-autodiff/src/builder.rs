@@ -59,19 +59,42 @@ impl<'g> Builder<'g> {
 
     /// Adds a one-output node and returns its output.
     pub fn one(&mut self, hint: &str, op: Op, inputs: &[ValueId]) -> ValueId {
-        let outs = self.node_with(
-            hint,
-            op,
-            inputs.iter().map(|&v| Some(v)).collect(),
-            &[Some("g")],
-        );
-        outs[0].unwrap_or(ValueId(0))
+        self.one_opt(hint, op, inputs.iter().map(|&v| Some(v)).collect())
     }
 
     /// Adds a one-output node whose inputs may be absent.
     pub fn one_opt(&mut self, hint: &str, op: Op, inputs: Vec<Option<ValueId>>) -> ValueId {
-        let outs = self.node_with(hint, op, inputs, &[Some("g")]);
-        outs[0].unwrap_or(ValueId(0))
+        self.several(hint, op, inputs, &["g"])[0]
+    }
+
+    /// Adds a node whose output slots are all present, named
+    /// `<hint>.<suffix>`; returns them in slot order.
+    pub fn several(
+        &mut self,
+        hint: &str,
+        op: Op,
+        inputs: Vec<Option<ValueId>>,
+        suffixes: &[&str],
+    ) -> Vec<ValueId> {
+        let node = NodeId(self.graph.nodes.len() as u32);
+        let outs: Vec<ValueId> = suffixes
+            .iter()
+            .enumerate()
+            .map(|(slot, s)| {
+                let name = self.fresh(&format!("{hint}.{s}"));
+                self.graph
+                    .add_value(name, None, ValueDef::Node { node, slot })
+            })
+            .collect();
+        self.graph.nodes.push(Node {
+            name: format!("{hint}/{}", op.op_type()),
+            op,
+            inputs,
+            outputs: outs.iter().map(|&v| Some(v)).collect(),
+            doc_string: String::new(),
+        });
+        self.graph.order.push(node);
+        outs
     }
 
     /// Adds an initializer.

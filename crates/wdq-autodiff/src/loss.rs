@@ -78,13 +78,13 @@ pub(crate) fn loss_nodes(
         _ => (output, target),
     };
     let loss_name = b.fresh("loss");
-    let outs = b.node_with(
+    let outs = b.several(
         "loss",
         Op::Grad(grad),
         vec![Some(student), Some(teacher)],
-        &[Some("value"), Some("grad")],
+        &["value", "grad"],
     );
-    let (loss, seed) = (outs[0].unwrap_or(output), outs[1].unwrap_or(output));
+    let (loss, seed) = (outs[0], outs[1]);
     b.graph.value_mut(loss).name = loss_name;
     (name, loss, student, seed)
 }

@@ -204,6 +204,88 @@ fn conv_same_width_rows_match_naive() {
 }
 
 #[test]
+fn conv_large_planes_split_into_unaligned_tiles() {
+    // 64 channels x 3x3 on 37x37 exceeds one im2col tile; tiles end mid-row.
+    let mut rng = Lcg(17);
+    let x = rng.tensor(&[1, 64, 37, 37]);
+    let w = rng.tensor(&[2, 64, 3, 3]);
+    for (dil, pads, strides) in [(1, 1, 1), (2, 2, 1), (1, 0, 1), (1, 1, 2)] {
+        let attrs = ConvAttrs {
+            dilations: Some(vec![dil; 2]),
+            pads: Some(vec![pads; 4]),
+            strides: Some(vec![strides; 2]),
+            ..Default::default()
+        };
+        let got = run1(&Op::Conv(attrs), 13, &[Some(&x), Some(&w)]);
+        let g = Geometry {
+            strides: vec![strides as usize; 2],
+            dilations: vec![dil as usize; 2],
+            pads: vec![pads as usize; 4],
+        };
+        let (shape, want) = naive_conv(&x, &w, None, 1, &g);
+        assert_close(
+            &got,
+            &shape,
+            &want,
+            1e-4,
+            &format!("large plane d {dil} p {pads} s {strides}"),
+        );
+    }
+    // Rows wider than a tile: a tile can end before the first valid row.
+    let x = rng.tensor(&[1, 64, 3, 1000]);
+    let attrs = ConvAttrs {
+        pads: Some(vec![1; 4]),
+        ..Default::default()
+    };
+    let got = run1(&Op::Conv(attrs), 13, &[Some(&x), Some(&w)]);
+    let g = Geometry {
+        strides: vec![1; 2],
+        dilations: vec![1; 2],
+        pads: vec![1; 4],
+    };
+    let (shape, want) = naive_conv(&x, &w, None, 1, &g);
+    assert_close(&got, &shape, &want, 1e-4, "rows wider than a tile");
+}
+
+#[test]
+fn depthwise_strides_dilations_and_multipliers() {
+    let mut rng = Lcg(23);
+    for (stride, dil, pads, mult, width) in [
+        (1, 1, 1, 1, 33),
+        (2, 1, 1, 1, 34),
+        (3, 2, 2, 2, 40),
+        (2, 2, 0, 1, 19),
+        (1, 3, 3, 2, 17),
+    ] {
+        let x = rng.tensor(&[2, 3, 7, width]);
+        let w = rng.tensor(&[3 * mult, 1, 3, 3]);
+        let b = rng.vec(3 * mult);
+        let attrs = ConvAttrs {
+            group: Some(3),
+            strides: Some(vec![stride; 2]),
+            dilations: Some(vec![dil; 2]),
+            pads: Some(vec![pads; 4]),
+            ..Default::default()
+        };
+        let bias = f32s(&[3 * mult], b.clone());
+        let got = run1(&Op::Conv(attrs), 13, &[Some(&x), Some(&w), Some(&bias)]);
+        let g = Geometry {
+            strides: vec![stride as usize; 2],
+            dilations: vec![dil as usize; 2],
+            pads: vec![pads as usize; 4],
+        };
+        let (shape, want) = naive_conv(&x, &w, Some(&b), 3, &g);
+        assert_close(
+            &got,
+            &shape,
+            &want,
+            1e-5,
+            &format!("depthwise s {stride} d {dil} m {mult}"),
+        );
+    }
+}
+
+#[test]
 fn conv_rejects_bad_input_without_panicking() {
     let mut rng = Lcg(1);
     let x = rng.tensor(&[1, 3, 4, 4]);

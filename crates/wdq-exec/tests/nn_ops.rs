@@ -247,6 +247,16 @@ fn integer_arithmetic_for_shape_math() {
     assert_eq!(get(Op::Mul, &a, &b), vec![12, -14, 16]);
     assert_eq!(get(Op::Div, &a, &b), vec![3, -3, 4]);
     assert_eq!(get(Op::Min, &a, &b), vec![2, -7, 2]);
+    let a32 = TensorValue::I32(ndarray::ArrayD::from_shape_vec(vec![2], vec![7, -9]).unwrap());
+    let b32 = TensorValue::I32(ndarray::ArrayD::from_shape_vec(vec![], vec![4]).unwrap());
+    let q = wdq_exec::run_op(&Op::Div, ctx, &[Some(&a32), Some(&b32)])
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!(
+        q,
+        TensorValue::I32(ndarray::ArrayD::from_shape_vec(vec![2], vec![1, -2]).unwrap())
+    );
     let zero = i64s(&[], vec![0]);
     assert!(wdq_exec::run_op(&Op::Div, ctx, &[Some(&a), Some(&zero)]).is_err());
     let f = f32s(&[1], vec![1.0]);

@@ -197,3 +197,15 @@ fn one_plan_serves_several_threads() {
         }
     });
 }
+
+#[test]
+fn unread_constants_of_unsupported_types_do_not_block_planning() {
+    let mut built = build(1);
+    let half = Tensor::new(DType::F16, vec![2], wdq_ir::TensorData::Bytes(vec![0; 4])).unwrap();
+    built.model.graph.add_initializer("unused_f16", half);
+    let plan = Plan::new(&built.model).unwrap();
+    let x = Lcg(2).tensor(&[1, 4, 6, 6]);
+    let (out, kept) = plan.run_with(&[("x", x)], &[ValueId(10_000)]).unwrap();
+    assert_eq!(out.len(), 2);
+    assert!(kept.is_empty());
+}

@@ -344,3 +344,77 @@ fn losses_match_their_finite_differences() {
         teacher,
     );
 }
+
+/// Split's outputs reach the loss by two paths (swapped by a Concat), and
+/// Reshape reads its target from a Shape subgraph of another value: the
+/// Split gradient adds both scatters, the shape math stays constant.
+#[test]
+fn multi_output_split_and_shape_subgraph() {
+    use wdq_ir::op::ShapeAttrs;
+    use wdq_ir::{DType, Graph, Model, OpsetId, TensorType, ValueDef};
+    let mut rng = Lcg(16);
+    let mut g = Graph::default();
+    let x = g.add_value(
+        "x",
+        Some(TensorType::known(DType::F32, &[2, 3, 2])),
+        ValueDef::Input,
+    );
+    let z = g.add_value(
+        "z",
+        Some(TensorType::known(DType::F32, &[2, 6])),
+        ValueDef::Input,
+    );
+    g.inputs.extend([x, z]);
+    let sizes = g.add_initializer("sizes", Tensor::from_i64(vec![2], vec![1, 2]));
+    let split = SplitAttrs {
+        axis: Some(1),
+        ..SplitAttrs::default()
+    };
+    let s = g.add_node(
+        "split",
+        Op::Split(split),
+        vec![Some(x), Some(sizes)],
+        &["a", "b"],
+        None,
+    );
+    let (a, b) = (g.node(s).output(0).unwrap(), g.node(s).output(1).unwrap());
+    let c = g.add_node(
+        "cat",
+        Op::Concat(AxisAttrs { axis: Some(1) }),
+        vec![Some(b), Some(a)],
+        &["c"],
+        None,
+    );
+    let c = g.node(c).output(0).unwrap();
+    let sh = g.add_node(
+        "shape",
+        Op::Shape(ShapeAttrs::default()),
+        vec![Some(z)],
+        &["zs"],
+        None,
+    );
+    let sh = g.node(sh).output(0).unwrap();
+    let r = g.add_node(
+        "reshape",
+        Op::Reshape(ReshapeAttrs::default()),
+        vec![Some(c), Some(sh)],
+        &["r"],
+        None,
+    );
+    let r = g.node(r).output(0).unwrap();
+    let m = g.add_node("mul", Op::Mul, vec![Some(r), Some(z)], &["y"], None);
+    g.outputs.push(g.node(m).output(0).unwrap());
+    let model = Model {
+        opsets: vec![OpsetId {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: g,
+        ..Model::default()
+    };
+    let feeds = vec![
+        ("x".to_string(), f32_value(&[2, 3, 2], rng.vec(12))),
+        ("z".to_string(), f32_value(&[2, 6], rng.vec(12))),
+    ];
+    crate::fd_harness::check("Split + Concat + Shape/Reshape", &model, &feeds, 1e-2);
+}

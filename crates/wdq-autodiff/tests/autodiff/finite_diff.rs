@@ -103,6 +103,34 @@ fn conv_transpose_grouped_strided_padded() {
 }
 
 #[test]
+fn conv_transpose_output_shape_and_auto_pad() {
+    let mut rng = Lcg(33);
+    let shaped = ConvAttrs {
+        strides: Some(vec![2, 2]),
+        output_shape: Some(vec![8, 7]),
+        ..ConvAttrs::default()
+    };
+    let same = ConvAttrs {
+        strides: Some(vec![2, 1]),
+        auto_pad: Some("SAME_UPPER".into()),
+        ..ConvAttrs::default()
+    };
+    for (what, attrs) in [("output_shape", shaped), ("SAME_UPPER", same)] {
+        let inputs = [
+            rand(&mut rng, &[2, 2, 4, 3]),
+            rand(&mut rng, &[2, 3, 3, 3]),
+            In::Absent,
+        ];
+        check_op(
+            &format!("ConvTranspose {what}"),
+            Op::ConvTranspose(attrs),
+            13,
+            &inputs,
+        );
+    }
+}
+
+#[test]
 fn gemm_every_flag() {
     let mut rng = Lcg(4);
     let (m, k, n) = (3, 4, 5);

@@ -1,5 +1,6 @@
 //! insta snapshots of training-step graphs (the canonical IR dump), and
-//! smoke runs of the steps of the other fixture models.
+//! smoke runs of the steps of the other fixture models (their forward part
+//! must reproduce the model's output, fake-quant included).
 
 use crate::common::fixture;
 use wdq_autodiff::{training_step, Loss, StepOptions};
@@ -107,6 +108,19 @@ fn fixture_models_build_and_run() {
         ));
         let out = plan.run(&feeds).unwrap_or_else(|e| panic!("{name}: {e}"));
         let loss = out[0].as_f32().unwrap().iter().next().copied().unwrap();
+        // The step's forward (fake-quant included) computes the model's output.
+        let data: Vec<(&str, wdq_exec::TensorValue)> = feeds
+            .iter()
+            .filter(|(n, _)| step.data_inputs.iter().any(|d| d == n))
+            .map(|(n, v)| (*n, v.clone()))
+            .collect();
+        let want = Plan::new(&model).unwrap().run(&data).unwrap().remove(0);
+        let (got, want) = (out[1].as_f32().unwrap(), want.as_f32().unwrap());
+        let diff = got
+            .iter()
+            .zip(want.iter())
+            .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(diff <= 1e-5, "{name}: forward differs by {diff}");
         assert!(loss.is_finite() && loss > 0.0, "{name}: loss {loss}");
         println!("{name}: {} params, loss {loss}", step.params.len());
     }

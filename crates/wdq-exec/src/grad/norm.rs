@@ -1,7 +1,8 @@
 //! Normalisation backward: Softmax / LogSoftmax (from the forward output),
 //! BatchNormalization in inference form (frozen statistics) and
 //! LayerNormalization. Per-channel and per-feature sums run sequentially
-//! in index order with f64 accumulation.
+//! in index order (BatchNormalization: each `(item, channel)` plane in f32,
+//! planes added in f64; elsewhere f64 throughout).
 
 use super::{expect_shape, slot};
 use crate::nn::{contiguous, f32_input, resolve_axis};
@@ -109,23 +110,32 @@ pub(super) fn batch_norm_grad(
         }
         dx
     });
-    let sums = |f: &(dyn Fn(usize, usize) -> f64 + Sync)| -> Vec<f32> {
+    let (want_scale, want_bias) = (wanted.get(1), wanted.get(2));
+    let affine: Vec<(f32, f32)> = if want_scale || want_bias {
         (0..channels)
             .into_par_iter()
             .map(|c| {
-                let mut s = 0.0f64;
+                let (mut s_scale, mut s_bias) = (0.0f64, 0.0f64);
                 for n in 0..batch {
                     let start = (n * channels + c) * plane;
-                    s += (start..start + plane).map(|i| f(i, c)).sum::<f64>();
+                    let (gp, xp) = (&g[start..start + plane], &xs[start..start + plane]);
+                    let m = mean[c];
+                    let (mut a, mut b) = (0.0f32, 0.0f32);
+                    for (&gv, &xv) in gp.iter().zip(xp) {
+                        a += gv * (xv - m);
+                        b += gv;
+                    }
+                    s_scale += a as f64;
+                    s_bias += b as f64;
                 }
-                s as f32
+                ((s_scale * inv[c] as f64) as f32, s_bias as f32)
             })
             .collect()
+    } else {
+        Vec::new()
     };
-    let dscale = wanted
-        .get(1)
-        .then(|| sums(&|i, c| g[i] as f64 * ((xs[i] - mean[c]) * inv[c]) as f64));
-    let dbias = wanted.get(2).then(|| sums(&|i, _| g[i] as f64));
+    let dscale = want_scale.then(|| affine.iter().map(|p| p.0).collect::<Vec<f32>>());
+    let dbias = want_bias.then(|| affine.iter().map(|p| p.1).collect::<Vec<f32>>());
     let per = [channels];
     Ok(vec![
         slot(shape, dx)?,

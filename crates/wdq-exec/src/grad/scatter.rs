@@ -59,19 +59,64 @@ pub(crate) fn broadcast_index(
     })
 }
 
+/// Merged axes of `out` as (size, stride in the operand), outermost first:
+/// adjacent axes merge when the operand's strides chain, so the innermost
+/// run is as long as possible with stride 0 (summed) or 1 (added).
+fn runs(out: &[usize], operand: &[usize]) -> Vec<(usize, usize)> {
+    let lead = out.len() - operand.len();
+    let mut strides = vec![0usize; out.len()];
+    let mut step = 1;
+    for i in (0..operand.len()).rev() {
+        if operand[i] != 1 {
+            strides[lead + i] = step;
+        }
+        step *= operand[i];
+    }
+    let mut axes: Vec<(usize, usize)> = Vec::with_capacity(out.len());
+    for (&n, &s) in out.iter().zip(&strides) {
+        if n == 1 {
+            continue;
+        }
+        match axes.last_mut() {
+            Some(last) if last.1 == s * n => *last = (last.0 * n, s),
+            _ => axes.push((n, s)),
+        }
+    }
+    if axes.is_empty() {
+        axes.push((1, 0));
+    }
+    axes
+}
+
 /// ReduceSumTo: inputs `(G, operand)`; `G` summed over the axes on which
-/// `operand` was broadcast, shaped like `operand`. Sums run in index order.
+/// `operand` was broadcast, shaped like `operand`. Each innermost run is
+/// summed in f32, runs are added in f64, all in index order.
 pub(super) fn reduce_sum_to(inputs: &[Option<&TensorValue>]) -> KernelResult {
     let g = f32_input(inputs, 0)?;
     let like = input(inputs, 1)?.shape().to_vec();
     if g.shape() == like.as_slice() {
         return Ok(vec![Some(TensorValue::F32(g.clone()))]);
     }
-    let index = broadcast_index(g.shape(), &like)?;
+    // Checks that the operand broadcasts to `G`.
+    let _ = broadcast_index(g.shape(), &like)?;
+    let axes = runs(g.shape(), &like);
+    let (inner, inner_stride) = axes[axes.len() - 1];
+    let outer = &axes[..axes.len() - 1];
     let gd = contiguous(g);
     let mut acc = vec![0.0f64; like.iter().product()];
-    for (i, &v) in gd.iter().enumerate() {
-        acc[index(i)] += v as f64;
+    for (row, chunk) in gd.chunks(inner.max(1)).enumerate() {
+        let (mut rest, mut at) = (row, 0);
+        for &(n, s) in outer.iter().rev() {
+            at += (rest % n) * s;
+            rest /= n;
+        }
+        if inner_stride == 0 {
+            acc[at] += chunk.iter().sum::<f32>() as f64;
+        } else {
+            for (a, &v) in acc[at..at + chunk.len()].iter_mut().zip(chunk) {
+                *a += v as f64;
+            }
+        }
     }
     let out = acc.into_iter().map(|v| v as f32).collect();
     Ok(vec![slot(&like, Some(out))?])

@@ -1,5 +1,5 @@
 //! Elementwise binary arithmetic with numpy broadcasting: Add, Sub, Mul,
-//! Div, Pow, Max and Min (variadic), on f32 and on i64 (shape math), plus
+//! Div, Pow, Max and Min (variadic), on f32 and on i64/i32 (shape math), plus
 //! PRelu (slope broadcast to the input's shape).
 //!
 //! Integer arithmetic wraps on overflow; integer division by zero is an
@@ -65,22 +65,30 @@ fn pow(x: f32, y: f32) -> f32 {
     }
 }
 
-fn apply_i64(kind: Arith, a: &ArrayD<i64>, b: &ArrayD<i64>) -> Result<ArrayD<i64>, KernelError> {
-    match kind {
-        Arith::Add => zip_arrays(a, b, i64::wrapping_add),
-        Arith::Sub => zip_arrays(a, b, i64::wrapping_sub),
-        Arith::Mul => zip_arrays(a, b, i64::wrapping_mul),
-        Arith::Div => {
-            if b.iter().any(|&y| y == 0) {
-                return Err(KernelError::Shape("integer division by zero".into()));
+/// Integer arithmetic for one integer type (wrapping; division by zero is
+/// an error).
+macro_rules! int_arith {
+    ($name:ident, $t:ty) => {
+        fn $name(kind: Arith, a: &ArrayD<$t>, b: &ArrayD<$t>) -> Result<ArrayD<$t>, KernelError> {
+            match kind {
+                Arith::Add => zip_arrays(a, b, <$t>::wrapping_add),
+                Arith::Sub => zip_arrays(a, b, <$t>::wrapping_sub),
+                Arith::Mul => zip_arrays(a, b, <$t>::wrapping_mul),
+                Arith::Div => {
+                    if b.iter().any(|&y| y == 0) {
+                        return Err(KernelError::Shape("integer division by zero".into()));
+                    }
+                    zip_arrays(a, b, <$t>::wrapping_div)
+                }
+                Arith::Max => zip_arrays(a, b, <$t>::max),
+                Arith::Min => zip_arrays(a, b, <$t>::min),
+                Arith::Pow => Err(KernelError::Unsupported("Pow with an integer base".into())),
             }
-            zip_arrays(a, b, |x: i64, y: i64| x.wrapping_div(y))
         }
-        Arith::Max => zip_arrays(a, b, i64::max),
-        Arith::Min => zip_arrays(a, b, i64::min),
-        Arith::Pow => Err(KernelError::Unsupported("Pow with an integer base".into())),
-    }
+    };
 }
+int_arith!(apply_i64, i64);
+int_arith!(apply_i32, i32);
 
 fn combine(
     kind: Arith,
@@ -91,6 +99,7 @@ fn combine(
     match (a, b) {
         (TensorValue::F32(x), TensorValue::F32(y)) => apply_f32(kind, x, y).map(TensorValue::F32),
         (TensorValue::I64(x), TensorValue::I64(y)) => apply_i64(kind, x, y).map(TensorValue::I64),
+        (TensorValue::I32(x), TensorValue::I32(y)) => apply_i32(kind, x, y).map(TensorValue::I32),
         (TensorValue::F32(x), other) if kind == Arith::Pow => {
             let exponent = match other {
                 TensorValue::I64(e) => e.mapv(|v| v as f32),
@@ -102,7 +111,8 @@ fn combine(
         }
         (TensorValue::F32(_), other) => Err(type_error(b_index, other, "f32 like input 0")),
         (TensorValue::I64(_), other) => Err(type_error(b_index, other, "i64 like input 0")),
-        (other, _) => Err(type_error(0, other, "f32 or i64")),
+        (TensorValue::I32(_), other) => Err(type_error(b_index, other, "i32 like input 0")),
+        (other, _) => Err(type_error(0, other, "f32, i64 or i32")),
     }
 }
 
@@ -133,8 +143,11 @@ pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
     };
     let first = input(inputs, 0)?;
     if matches!(kind, Arith::Max | Arith::Min) {
-        if !matches!(first, TensorValue::F32(_) | TensorValue::I64(_)) {
-            return Err(type_error(0, first, "f32 or i64"));
+        if !matches!(
+            first,
+            TensorValue::F32(_) | TensorValue::I64(_) | TensorValue::I32(_)
+        ) {
+            return Err(type_error(0, first, "f32, i64 or i32"));
         }
         let mut acc = first.clone();
         for index in 1..inputs.len() {

@@ -191,7 +191,10 @@ fn conv_item(
     // Equal tiles of at most TILE_FLOATS (a short last tile multiplies slowly).
     let widest = (TILE_FLOATS / k.max(1)).max(16);
     let tiles = out_plane.div_ceil(widest).max(1);
-    let tile = out_plane.div_ceil(tiles).next_multiple_of(16).min(out_plane);
+    let tile = out_plane
+        .div_ceil(tiles)
+        .next_multiple_of(16)
+        .min(out_plane);
     for g in 0..shape.group {
         let xg = &x_n[g * cg * in_plane..(g + 1) * cg * in_plane];
         let wg = MatRef::row_major(&w[g * mg * k..(g + 1) * mg * k], mg, k)?;

@@ -30,8 +30,9 @@ pub(crate) fn depthwise(shape: &ConvShape, x: &[f32], w: &[f32], y: &mut [f32]) 
 }
 
 /// One output plane: the input is copied once into a zero-padded buffer
-/// wide enough for whole `LANES` chunks, so the tap loops need no bounds
-/// logic; each chunk of outputs sums its taps in `(ky, kx)` order.
+/// wide enough for whole `LANES` chunks and split by column phase modulo the
+/// stride, so the tap loops read contiguous runs with no bounds logic; each
+/// chunk of outputs sums its taps in `(ky, kx)` order.
 fn plane(win: &Window, x: &[f32], w: &[f32], y: &mut [f32], padded: &mut Vec<f32>) {
     let [_, kh, kw] = win.kernel;
     let [_, oh_n, ow_n] = win.output;
@@ -40,29 +41,33 @@ fn plane(win: &Window, x: &[f32], w: &[f32], y: &mut [f32], padded: &mut Vec<f32
     let (dh, dw) = (win.dilation[1], win.dilation[2]);
     let (ph, pw) = (win.pad_begin[1], win.pad_begin[2]);
     let chunks = ow_n.div_ceil(LANES);
-    let width = ((chunks * LANES - 1) * sw + (kw - 1) * dw + 1).max(pw + iw_n);
+    // Column `col` of the padded plane is stored in phase plane `col % sw` at
+    // index `col / sw`, so every tap reads `LANES` consecutive values.
+    let width = (chunks * LANES + (kw - 1) * dw / sw).max((pw + iw_n).div_ceil(sw));
     let height = ((oh_n - 1) * sh + (kh - 1) * dh + 1).max(ph + ih_n);
     padded.clear();
-    padded.resize(width * height, 0.0);
+    padded.resize(sw * height * width, 0.0);
     for (ih, row) in x.chunks_exact(iw_n).enumerate() {
-        padded[(ih + ph) * width + pw..][..iw_n].copy_from_slice(row);
+        if sw == 1 {
+            padded[(ih + ph) * width + pw..][..iw_n].copy_from_slice(row);
+            continue;
+        }
+        for (iw, &v) in row.iter().enumerate() {
+            let col = iw + pw;
+            padded[((col % sw) * height + ih + ph) * width + col / sw] = v;
+        }
     }
     for (oh, y_row) in y.chunks_exact_mut(ow_n).enumerate() {
         for chunk in 0..chunks {
             let mut acc = [0.0f32; LANES];
             for ky in 0..kh {
-                let row = (oh * sh + ky * dh) * width + chunk * LANES * sw;
+                let row = oh * sh + ky * dh;
                 for kx in 0..kw {
                     let weight = w[ky * kw + kx];
-                    let base = row + kx * dw;
-                    if sw == 1 {
-                        for (a, v) in acc.iter_mut().zip(&padded[base..base + LANES]) {
-                            *a += weight * v;
-                        }
-                    } else {
-                        for (a, v) in acc.iter_mut().zip(padded[base..].iter().step_by(sw)) {
-                            *a += weight * v;
-                        }
+                    let (phase, shift) = ((kx * dw) % sw, (kx * dw) / sw);
+                    let base = (phase * height + row) * width + chunk * LANES + shift;
+                    for (a, v) in acc.iter_mut().zip(&padded[base..base + LANES]) {
+                        *a += weight * v;
                     }
                 }
             }

@@ -122,8 +122,11 @@ fn shifted_rows(x: &[f32], channels: usize, w: &Window, p0: usize, p1: usize, co
         let b2 = (b as isize).min(plane - shift).max(a2 as isize) as usize;
         row[..a2 - p0].fill(0.0);
         row[b2 - p0..].fill(0.0);
-        let src = (a2 as isize + shift) as usize;
-        row[a2 - p0..b2 - p0].copy_from_slice(&xc[src..src + (b2 - a2)]);
+        if a2 < b2 {
+            // a2 >= -shift and b2 <= plane - shift: the source lies in the plane.
+            let src = (a2 as isize + shift) as usize;
+            row[a2 - p0..b2 - p0].copy_from_slice(&xc[src..src + (b2 - a2)]);
+        }
         if a < b && (ow_lo > 0 || ow_hi < row_len) {
             for oh in a / row_len..=(b - 1) / row_len {
                 let start = oh * row_len;
