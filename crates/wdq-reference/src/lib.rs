@@ -4,6 +4,7 @@
 
 use ndarray::ArrayD;
 use std::path::{Path, PathBuf};
+use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::prelude::{
     Datum, DatumTypeExt, Framework, InferenceModelExt, IntoRunnable, TValue, Tensor,
 };
@@ -49,7 +50,14 @@ pub fn run_tract(path: &Path, inputs: &[RefArray]) -> Result<Vec<RefArray>, Refe
         message: format!("{e:#}"),
     };
     let mut model = tract_onnx::onnx().model_for_path(path).map_err(load)?;
+    // Inputs declared with symbolic dimensions keep them (the same symbol may
+    // appear in value_info further down); others get the arrays' shapes.
     for (i, input) in inputs.iter().enumerate() {
+        let declared = model.input_fact(i).map_err(load)?;
+        let symbolic = declared.shape.dims().any(|d| matches!(d.concretize(), Some(dim) if dim.to_i64().is_err()));
+        if symbolic {
+            continue;
+        }
         let fact = tensor_of(input).datum_type().fact(input_shape(input));
         model = model.with_input_fact(i, fact.into()).map_err(load)?;
     }
