@@ -173,11 +173,6 @@ impl Dataset {
             len: indices.len(),
         }
     }
-
-    /// Labels of samples `start..end`, if labelled.
-    pub fn batch_labels(&self, start: usize, end: usize) -> Option<&[i64]> {
-        self.labels.as_ref().map(|l| &l[start..end])
-    }
 }
 
 fn check_count(
