@@ -6,6 +6,10 @@
 
 mod common;
 
+/// The allocator the onnx-wdq binary uses (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{bail, Context, Result};
 use common::Rng;
 use wdq_exec::plan::Plan;

@@ -5,7 +5,9 @@ use crate::data::Dataset;
 use crate::inspect::table;
 use serde::Serialize;
 use wdq_ir::Model;
-use wdq_train::{fine_tune, over_cycles, Statistic, TrainData, TrainError, TrainObserver, TrainOptions};
+use wdq_train::{
+    fine_tune, over_cycles, Statistic, TrainData, TrainError, TrainObserver, TrainOptions,
+};
 
 /// One layer in drift order.
 #[derive(Clone, Debug, Serialize)]
@@ -36,6 +38,8 @@ pub struct AnalyzeReport {
     pub loss_per_cycle: Vec<f64>,
     pub layers: Vec<RankedLayer>,
     pub seconds: f64,
+    /// Caveats about how far the statistics can be trusted.
+    pub warnings: Vec<String>,
 }
 
 /// Fine-tunes `model` on `data` and ranks its weighted layers by
@@ -50,7 +54,11 @@ pub fn analyze(
     statistic: Statistic,
     observer: &mut dyn TrainObserver,
 ) -> Result<AnalyzeReport, TrainError> {
-    let train = TrainData { inputs: &data.inputs, labels: data.labels.as_deref(), len: data.len };
+    let train = TrainData {
+        inputs: &data.inputs,
+        labels: data.labels.as_deref(),
+        len: data.len,
+    };
     let report = fine_tune(model, train, options, observer)?;
     let mut layers: Vec<RankedLayer> = report
         .layers
@@ -69,6 +77,15 @@ pub fn analyze(
     for (i, l) in layers.iter_mut().enumerate() {
         l.rank = i + 1;
     }
+    let mut warnings = Vec::new();
+    if data.labels.is_none() {
+        warnings.push(
+            "no labels: the model was fine-tuned towards its own outputs, where its gradients start at \
+             zero, so the drift mostly reflects rounding and the order is weakly informative; labelled \
+             training data gives the method's order"
+                .to_string(),
+        );
+    }
     Ok(AnalyzeReport {
         statistic,
         cycles: options.cycles,
@@ -81,6 +98,7 @@ pub fn analyze(
         loss_per_cycle: report.loss_per_cycle,
         layers,
         seconds: report.seconds,
+        warnings,
     })
 }
 
@@ -89,11 +107,24 @@ impl AnalyzeReport {
     pub fn render(&self) -> String {
         let mut s = format!(
             "fine-tuned {} cycles x {} steps (lr {}, batch {}, seed {}, loss: {}) in {:.2} s\n",
-            self.cycles, self.steps_per_cycle, self.learning_rate, self.batch_size, self.seed, self.loss, self.seconds
+            self.cycles,
+            self.steps_per_cycle,
+            self.learning_rate,
+            self.batch_size,
+            self.seed,
+            self.loss,
+            self.seconds
         );
-        let losses: Vec<String> = self.loss_per_cycle.iter().map(|l| format!("{l:.5}")).collect();
+        let losses: Vec<String> = self
+            .loss_per_cycle
+            .iter()
+            .map(|l| format!("{l:.5}"))
+            .collect();
         s += &format!("loss per cycle: {}\n", losses.join(", "));
-        s += &format!("layers by {} of the weight drift (rank 1 = drifted least):\n", self.statistic.name());
+        s += &format!(
+            "layers by {} of the weight drift (rank 1 = drifted least):\n",
+            self.statistic.name()
+        );
         let rows: Vec<[String; 6]> = self
             .layers
             .iter()
@@ -109,6 +140,10 @@ impl AnalyzeReport {
                 ]
             })
             .collect();
-        s + &table(&["rank", "node", "op", "params", "S", "per cycle"], &rows)
+        s += &table(&["rank", "node", "op", "params", "S", "per cycle"], &rows);
+        for w in &self.warnings {
+            s += &format!("warning: {w}\n");
+        }
+        s
     }
 }

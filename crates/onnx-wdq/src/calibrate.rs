@@ -58,9 +58,9 @@ pub fn activation_ranges(
     }
     let mut ranges = HashMap::new();
     for (point, calibrator) in calibrators {
-        let range = calibrator
-            .range()
-            .map_err(|_| CalibrationError::NoValues { name: model.graph.value(point).name.clone() })?;
+        let range = calibrator.range().map_err(|_| CalibrationError::NoValues {
+            name: model.graph.value(point).name.clone(),
+        })?;
         ranges.insert(point, range);
     }
     Ok(ranges)

@@ -35,7 +35,7 @@ pub enum Command {
     /// Fine-tune for K cycles and rank the weighted layers by weight drift.
     Analyze(AnalyzeArgs),
     /// Compare layer-ordering criteria: loss curves, searches, costs, plots.
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -244,8 +244,14 @@ pub struct CompareArgs {
     /// drift:normalized, S / var(W0)) or one of drift:mean-square,
     /// drift:mean, drift:variance, drift:std, drift:mean-abs,
     /// drift:normalized; range, max-abs, layer-accuracy, sqnr, gradient,
-    /// random. --statistic is the S of drift:normalized and drift.svg.
-    #[arg(long, value_delimiter = ',', default_value = "drift,range,max-abs,layer-accuracy,sqnr,gradient,random")]
+    /// random. --statistic is the S of drift:normalized and drift.svg; the
+    /// fine-tuning options apply to the drift criteria, --batch-size and
+    /// --seed also to gradient, --seed to random.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "drift,range,max-abs,layer-accuracy,sqnr,gradient,random"
+    )]
     pub criteria: Vec<String>,
     /// Evaluate every N-th number of low-bit layers (always the last).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]

@@ -45,6 +45,13 @@ pub enum DataError {
     Labels { path: PathBuf, shape: Vec<usize> },
     #[error("{path}: array `{key}` is a scalar; inputs need a sample dimension")]
     Scalar { path: PathBuf, key: String },
+    #[error("{path}: label {label} of sample {sample} is outside the model's {classes} classes")]
+    LabelRange {
+        path: PathBuf,
+        sample: usize,
+        label: i64,
+        classes: usize,
+    },
     #[error("{path}: cannot write: {source}")]
     Write {
         path: PathBuf,
@@ -151,7 +158,10 @@ impl Dataset {
         use rand::SeedableRng;
         let held = (self.len as f64 * val_fraction).round() as usize;
         if !(0.0..1.0).contains(&val_fraction) || held == 0 || held >= self.len {
-            return Err(SplitError { fraction: val_fraction, samples: self.len });
+            return Err(SplitError {
+                fraction: val_fraction,
+                samples: self.len,
+            });
         }
         let mut order: Vec<usize> = (0..self.len).collect();
         order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
@@ -159,6 +169,26 @@ impl Dataset {
         val.sort_unstable();
         train.sort_unstable();
         Ok((self.select(&train), self.select(&val)))
+    }
+
+    /// Checks that every label is a class index of a `classes`-way
+    /// classifier; `path` names the file in the error.
+    ///
+    /// # Errors
+    /// [`DataError::LabelRange`] for the first label out of range.
+    pub fn check_labels(&self, path: &Path, classes: usize) -> Result<(), DataError> {
+        let Some(labels) = &self.labels else {
+            return Ok(());
+        };
+        match labels.iter().position(|&l| l < 0 || l as usize >= classes) {
+            None => Ok(()),
+            Some(sample) => Err(DataError::LabelRange {
+                path: path.to_path_buf(),
+                sample,
+                label: labels[sample],
+                classes,
+            }),
+        }
     }
 
     /// The samples `indices`, in that order.
@@ -169,7 +199,10 @@ impl Dataset {
                 .iter()
                 .map(|(n, v)| (n.clone(), wdq_train::gather_samples(v, indices)))
                 .collect(),
-            labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| indices.iter().map(|&i| l[i]).collect()),
             len: indices.len(),
         }
     }

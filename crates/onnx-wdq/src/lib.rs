@@ -4,11 +4,23 @@
 
 pub mod analyze;
 pub mod calibrate;
+pub mod compare;
 pub mod data;
 pub mod evaluate;
 pub mod files;
 pub mod inspect;
 pub mod quantize;
+
+/// The class count of a classifier whose first output is declared
+/// `[N, classes]` with a known `classes`.
+pub fn declared_classes(model: &wdq_ir::Model) -> Option<usize> {
+    let graph = &model.graph;
+    let ty = graph.value(*graph.outputs.first()?).ty.as_ref()?;
+    match ty.shape.as_deref()? {
+        [_, wdq_ir::Dim::Known(c)] => Some(*c),
+        _ => None,
+    }
+}
 
 /// Names of the graph inputs a caller must feed (inputs without an
 /// initializer default), in graph order.

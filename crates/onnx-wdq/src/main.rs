@@ -1,12 +1,20 @@
 //! The `onnx-wdq` command.
 
+/// mimalloc keeps freed executor buffers for the next run instead of
+/// returning them to the OS (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod options;
 mod progress;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{AnalyzeArgs, Cli, Command, ConvertArgs, EvalArgs, InspectArgs, QuantizeArgs};
+use cli::{
+    AnalyzeArgs, Cli, Command, CompareArgs, ConvertArgs, DataArgs, EvalArgs, InspectArgs,
+    QuantizeArgs,
+};
 use onnx_wdq::data::{save_npz, Dataset};
 use onnx_wdq::evaluate::{evaluate, Evaluation};
 use onnx_wdq::inspect::ModelSummary;
@@ -25,15 +33,38 @@ fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Convert(args)) => convert(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Analyze(args)) => analyze(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Compare(args)) => compare(args).map(|()| ExitCode::SUCCESS),
         None => main_command(cli.quantize),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes, skipping a cause whose text the message
+/// before it already quotes (library errors print their source inline).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
+/// Loads a dataset for `model`, checking labels against its declared classes.
+fn load_dataset(model: &wdq_ir::Model, path: &std::path::Path) -> Result<Dataset> {
+    let data = Dataset::load(path, &required_inputs(model))?;
+    if let Some(classes) = onnx_wdq::declared_classes(model) {
+        data.check_labels(path, classes)?;
+    }
+    Ok(data)
 }
 
 fn load(path: &std::path::Path) -> Result<wdq_ir::Model> {
@@ -52,7 +83,7 @@ fn inspect(args: InspectArgs) -> Result<()> {
 
 fn eval(args: EvalArgs) -> Result<()> {
     let model = load(&args.model)?;
-    let data = Dataset::load(&args.data, &required_inputs(&model))?;
+    let data = load_dataset(&model, &args.data)?;
     let plan = Plan::new(&model).with_context(|| format!("preparing {}", args.model.display()))?;
     let batch = args.batch_size as usize;
     let (report, outputs) = evaluate(&plan, &data, batch)
@@ -116,9 +147,10 @@ fn convert(args: ConvertArgs) -> Result<()> {
 
 fn analyze(args: AnalyzeArgs) -> Result<()> {
     let model = load(&args.model)?;
-    let data = Dataset::load(&args.data, &required_inputs(&model))?;
+    let data = load_dataset(&model, &args.data)?;
     let (options, statistic) = options::train_options(&args.train)?;
-    let mut progress = progress::TrainProgress::new(options.cycles, args.train.save_snapshots.clone())?;
+    let mut progress =
+        progress::TrainProgress::new(options.cycles, args.train.save_snapshots.clone())?;
     let report = onnx_wdq::analyze::analyze(&model, &data, &options, statistic, &mut progress)
         .with_context(|| format!("fine-tuning {}", args.model.display()))?;
     progress.finish();
@@ -135,35 +167,89 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// The training and validation samples of --data (split) or --train/--val.
+fn load_data(model: &wdq_ir::Model, args: &DataArgs, seed: u64) -> Result<(Dataset, Dataset)> {
+    Ok(match (&args.data, &args.train, &args.val) {
+        (Some(data), _, _) => {
+            let all = load_dataset(model, data)?;
+            all.split(args.val_fraction, seed)
+                .with_context(|| format!("splitting {}", data.display()))?
+        }
+        (None, Some(t), Some(v)) => (load_dataset(model, t)?, load_dataset(model, v)?),
+        _ => anyhow::bail!("give --data, or --train and --val"),
+    })
+}
+
+fn compare(args: Box<CompareArgs>) -> Result<()> {
+    let model = load(&args.model)?;
+    let (train, val) = load_data(&model, &args.data, args.train.seed)?;
+    let options = options::compare_options(&args, val.labels.is_some())?;
+    if args.train.save_snapshots.is_some() && !options.criteria.iter().any(|c| c.needs_training()) {
+        anyhow::bail!(
+            "--save-snapshots needs a drift criterion: without one nothing is fine-tuned"
+        );
+    }
+    let mut progress = progress::TrainProgress::new(
+        options.quantize.train.cycles,
+        args.train.save_snapshots.clone(),
+    )?;
+    let report = onnx_wdq::compare::compare(&model, &train, &val, &options, &mut progress)
+        .with_context(|| format!("comparing criteria on {}", args.model.display()))?;
+    progress.finish();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    write_json(&args.out.join("compare.json"), &report)?;
+    let charts = [
+        (
+            "loss_curves.svg",
+            Some(onnx_wdq::compare::plot::loss_curves(&report)?),
+        ),
+        ("drift.svg", onnx_wdq::compare::plot::drift_bars(&report)?),
+        (
+            "pareto.svg",
+            Some(onnx_wdq::compare::plot::pareto(&report)?),
+        ),
+    ];
+    print!("{}", report.render());
+    let mut written = vec!["compare.json"];
+    for (name, svg) in charts {
+        let Some(svg) = svg else { continue };
+        let path = args.out.join(name);
+        onnx_wdq::files::write_atomically(&path, |f| std::io::Write::write_all(f, svg.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(name);
+    }
+    println!("wrote {} in {}", written.join(", "), args.out.display());
+    Ok(())
+}
+
 fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     let (Some(model_path), Some(output)) = (&args.model, &args.output) else {
         anyhow::bail!("the model and -o/--output are required");
     };
     let model = load(model_path)?;
-    let inputs = required_inputs(&model);
-    let (train, val) = match (&args.data, &args.train, &args.val) {
-        (Some(data), _, _) => {
-            let all = Dataset::load(data, &inputs)?;
-            all.split(args.val_fraction, args.train_args.seed)
-                .with_context(|| format!("splitting {}", data.display()))?
-        }
-        (None, Some(t), Some(v)) => (Dataset::load(t, &inputs)?, Dataset::load(v, &inputs)?),
-        _ => anyhow::bail!("give --data, or --train and --val"),
-    };
+    let (train, val) = load_data(&model, &args.data, args.train_args.seed)?;
     let options = options::quantize_options(&args, val.labels.is_some())?;
-    let mut progress = progress::TrainProgress::new(options.train.cycles, args.train_args.save_snapshots.clone())?;
-    let (quantized, mut report) = onnx_wdq::quantize::quantize(&model, &train, &val, &options, &mut progress)
-        .with_context(|| format!("quantizing {}", model_path.display()))?;
+    let mut progress =
+        progress::TrainProgress::new(options.train.cycles, args.train_args.save_snapshots.clone())?;
+    let (quantized, mut report) =
+        onnx_wdq::quantize::quantize(&model, &train, &val, &options, &mut progress)
+            .with_context(|| format!("quantizing {}", model_path.display()))?;
     progress.finish();
     let clock = std::time::Instant::now();
     report.sizes.file_before = wdq_onnx::encode_model(&model)?.len();
     report.sizes.file_after = wdq_onnx::encode_model(&quantized)?.len();
-    wdq_onnx::save_model(&quantized, output).with_context(|| format!("writing {}", output.display()))?;
+    wdq_onnx::save_model(&quantized, output)
+        .with_context(|| format!("writing {}", output.display()))?;
     report.seconds.export = clock.elapsed().as_secs_f64();
     if let Some(path) = &args.report {
         write_json(path, &report)?;
     }
     print!("{}", report.render());
     println!("wrote {}", output.display());
-    Ok(if report.met_threshold { ExitCode::SUCCESS } else { ExitCode::from(EXIT_THRESHOLD_NOT_MET) })
+    Ok(if report.met_threshold {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_THRESHOLD_NOT_MET)
+    })
 }

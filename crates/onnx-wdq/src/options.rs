@@ -6,7 +6,9 @@ use anyhow::{bail, Context, Result};
 use onnx_wdq::compare::{CompareOptions, Criterion};
 use onnx_wdq::quantize::{Metric, QuantizeOptions, Reference};
 use std::time::Duration;
-use wdq_lower::{ActivationType, BiasMode, Int4Storage, LowerOptions, ScaleKind, WeightGranularity};
+use wdq_lower::{
+    ActivationType, BiasMode, Int4Storage, LowerOptions, ScaleKind, WeightGranularity,
+};
 use wdq_plan::Selection;
 use wdq_quant::calibrate::CalibrationMethod;
 use wdq_quant::{QuantSpec, ScaleMode};
@@ -34,9 +36,13 @@ pub fn selection(text: &str, min_candidates: Option<usize>) -> Result<Selection>
     let selection = match text.split_once(':') {
         None if text == "bisect" => Selection::Bisect,
         None if text == "halving" => Selection::Halving { min_candidates },
-        Some(("count", n)) => Selection::Count { n: n.parse().with_context(|| format!("--select count:{n}"))? },
+        Some(("count", n)) => Selection::Count {
+            n: n.parse().with_context(|| format!("--select count:{n}"))?,
+        },
         Some(("threshold", s)) => Selection::Threshold {
-            max_statistic: s.parse().with_context(|| format!("--select threshold:{s}"))?,
+            max_statistic: s
+                .parse()
+                .with_context(|| format!("--select threshold:{s}"))?,
         },
         _ => bail!("--select must be bisect, halving, count:N or threshold:S, not `{text}`"),
     };
@@ -47,16 +53,28 @@ pub fn selection(text: &str, min_candidates: Option<usize>) -> Result<Selection>
 }
 
 /// Parses `minmax`, `percentile[:P]` or `mse` for activations of `spec`.
-pub fn calibration(text: &str, spec: Option<QuantSpec>, scale: ScaleKind) -> Result<CalibrationMethod> {
+pub fn calibration(
+    text: &str,
+    spec: Option<QuantSpec>,
+    scale: ScaleKind,
+) -> Result<CalibrationMethod> {
     Ok(match text.split_once(':') {
         None if text == "minmax" => CalibrationMethod::MinMax,
-        None if text == "percentile" => CalibrationMethod::Percentile { percentile: 99.99, symmetric: false },
+        None if text == "percentile" => CalibrationMethod::Percentile {
+            percentile: 99.99,
+            symmetric: false,
+        },
         Some(("percentile", p)) => {
-            let percentile: f64 = p.parse().with_context(|| format!("--calibration percentile:{p}"))?;
+            let percentile: f64 = p
+                .parse()
+                .with_context(|| format!("--calibration percentile:{p}"))?;
             if !(50.0..=100.0).contains(&percentile) {
                 bail!("--calibration percentile:{p}: the percentile must be in 50..=100");
             }
-            CalibrationMethod::Percentile { percentile, symmetric: false }
+            CalibrationMethod::Percentile {
+                percentile,
+                symmetric: false,
+            }
         }
         None if text == "mse" => CalibrationMethod::Mse {
             spec: spec.unwrap_or(QuantSpec::UINT8),
@@ -97,9 +115,17 @@ pub fn compare_options(args: &CompareArgs, labelled: bool) -> Result<CompareOpti
 
 /// Training, lowering and measurement options; the search settings are the
 /// main command's defaults (bisect, no skip, no time budget).
-fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs, labelled: bool) -> Result<QuantizeOptions> {
+fn candidate_options(
+    train_args: &TrainArgs,
+    args: &CandidateArgs,
+    labelled: bool,
+) -> Result<QuantizeOptions> {
     let (train, statistic) = train_options(train_args)?;
-    let scale = if args.scale == "pow2" { ScaleKind::PowerOfTwo } else { ScaleKind::Float };
+    let scale = if args.scale == "pow2" {
+        ScaleKind::PowerOfTwo
+    } else {
+        ScaleKind::Float
+    };
     let activations = match args.activations.as_str() {
         "u8" => ActivationType::U8,
         "i8" => ActivationType::I8,
@@ -112,9 +138,17 @@ fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs, labelled: boo
             WeightGranularity::PerChannel
         },
         scale,
-        bias: if args.bias == "float" { BiasMode::Float } else { BiasMode::Int32 },
+        bias: if args.bias == "float" {
+            BiasMode::Float
+        } else {
+            BiasMode::Int32
+        },
         activations,
-        int4_storage: if args.int4_storage == "int8" { Int4Storage::Int8 } else { Int4Storage::Packed },
+        int4_storage: if args.int4_storage == "int8" {
+            Int4Storage::Int8
+        } else {
+            Int4Storage::Packed
+        },
     };
     let metric = match args.metric.as_deref() {
         Some("top1") => Metric::Top1,
@@ -129,7 +163,11 @@ fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs, labelled: boo
         threshold: args.threshold,
         skip_smallest: false,
         time_budget: None,
-        reference: if args.reference == "high" { Reference::High } else { Reference::Fp32 },
+        reference: if args.reference == "high" {
+            Reference::High
+        } else {
+            Reference::Fp32
+        },
         metric,
         low_bits: args.low_bits,
         high_bits: args.high_bits,

@@ -13,7 +13,10 @@ fn fixture(rel: &str) -> String {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onnx-wdq")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_onnx-wdq"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -30,14 +33,31 @@ fn inspect_lists_the_weighted_layers() {
     assert!(out.status.success(), "{}", stderr(&out));
     insta::assert_snapshot!("inspect_digits", stdout(&out));
     // Weights through Identity and Constant nodes, as exporters write them.
-    let out = run(&["inspect", &fixture("fixtures/models/torch_style.onnx"), "--json"]);
+    let out = run(&[
+        "inspect",
+        &fixture("fixtures/models/torch_style.onnx"),
+        "--json",
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ops: Vec<&str> = json["layers"].as_array().unwrap().iter().map(|l| l["op"].as_str().unwrap()).collect();
+    let ops: Vec<&str> = json["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["op"].as_str().unwrap())
+        .collect();
     assert!(ops.contains(&"MatMul") && ops.contains(&"Conv"), "{ops:?}");
     // Already-quantized weights are found behind DequantizeLinear.
-    let out = run(&["inspect", &fixture("fixtures/models/qdq_int8.onnx"), "--json"]);
+    let out = run(&[
+        "inspect",
+        &fixture("fixtures/models/qdq_int8.onnx"),
+        "--json",
+    ]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(json["layers"].as_array().unwrap().iter().all(|l| l["quantized"] == true));
+    assert!(json["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["quantized"] == true));
     assert!(!json["layers"].as_array().unwrap().is_empty());
 }
 
@@ -53,11 +73,12 @@ fn eval_reports_top1_of_the_bundled_classifier() {
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // onnxruntime's figure, committed by the fixture generator.
-    let expected: f64 = std::fs::read_to_string(root().join("fixtures/digits/expected_val_top1.txt"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let expected: f64 =
+        std::fs::read_to_string(root().join("fixtures/digits/expected_val_top1.txt"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
     assert_eq!(json["correct"], 353);
     assert!((json["top1_percent"].as_f64().unwrap() - 100.0 * expected).abs() < 1e-3);
 }
@@ -70,7 +91,11 @@ fn bad_input_names_the_file_and_exits_1_without_writing() {
 
     let missing = run(&["inspect", "no/such/model.onnx"]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).contains("no/such/model.onnx"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no/such/model.onnx"),
+        "{}",
+        stderr(&missing)
+    );
 
     let truncated = dir.path().join("truncated.onnx");
     let bytes = std::fs::read(root().join("fixtures/models/lenet.onnx")).unwrap();
@@ -82,13 +107,23 @@ fn bad_input_names_the_file_and_exits_1_without_writing() {
 
     let data = dir.path().join("unkeyed.npz");
     let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&data).unwrap());
-    npz.add_array("a", &ndarray::Array2::<f32>::zeros((2, 64))).unwrap();
-    npz.add_array("b", &ndarray::Array2::<f32>::zeros((2, 64))).unwrap();
+    npz.add_array("a", &ndarray::Array2::<f32>::zeros((2, 64)))
+        .unwrap();
+    npz.add_array("b", &ndarray::Array2::<f32>::zeros((2, 64)))
+        .unwrap();
     npz.finish().unwrap();
-    let out = run(&["eval", &fixture("fixtures/models/mlp.onnx"), "--data", &data.to_string_lossy()]);
+    let out = run(&[
+        "eval",
+        &fixture("fixtures/models/mlp.onnx"),
+        "--data",
+        &data.to_string_lossy(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let message = stderr(&out);
-    assert!(message.contains("unkeyed.npz") && message.contains("`input`"), "{message}");
+    assert!(
+        message.contains("unkeyed.npz") && message.contains("`input`"),
+        "{message}"
+    );
     std::fs::remove_file(&data).unwrap();
 
     let out = run(&[
@@ -100,8 +135,15 @@ fn bad_input_names_the_file_and_exits_1_without_writing() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(!out_path.exists());
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 1, "temporary files left behind: {leftovers:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "temporary files left behind: {leftovers:?}"
+    );
 
     let usage = run(&["eval"]);
     assert_eq!(usage.status.code(), Some(2));
@@ -126,7 +168,9 @@ fn quantize(dir: &Path, name: &str, extra: &[&str]) -> (Output, PathBuf, serde_j
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run(&refs);
-    let json = std::fs::read(&report).map(|b| serde_json::from_slice(&b).unwrap()).unwrap_or_default();
+    let json = std::fs::read(&report)
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or_default();
     (out, model, json)
 }
 
@@ -136,13 +180,23 @@ fn main_command_is_deterministic_and_its_report_matches_eval() {
     let (first, model_a, report) = quantize(dir.path(), "a", &[]);
     assert!(first.status.success(), "{}", stderr(&first));
     let (_, model_b, _) = quantize(dir.path(), "b", &[]);
-    assert_eq!(std::fs::read(&model_a).unwrap(), std::fs::read(&model_b).unwrap(), "same seed, different bytes");
+    assert_eq!(
+        std::fs::read(&model_a).unwrap(),
+        std::fs::read(&model_b).unwrap(),
+        "same seed, different bytes"
+    );
     assert!(report["met_threshold"].as_bool().unwrap());
     assert!(report["final_loss"].as_f64().unwrap() <= 1.0);
     assert_eq!(report["layers"].as_array().unwrap().len(), 5);
     assert!(report["sizes"]["weights_after"].as_u64() < report["sizes"]["weights_before"].as_u64());
     // The written model, run again, has the accuracy the report predicted.
-    let out = run(&["eval", &model_a.to_string_lossy(), "--data", &fixture("fixtures/digits/val.npz"), "--json"]);
+    let out = run(&[
+        "eval",
+        &model_a.to_string_lossy(),
+        "--data",
+        &fixture("fixtures/digits/val.npz"),
+        "--json",
+    ]);
     let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(eval["top1_percent"], report["final_accuracy"]);
 }
@@ -150,7 +204,11 @@ fn main_command_is_deterministic_and_its_report_matches_eval() {
 #[test]
 fn unmet_threshold_writes_the_all_high_model_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, model, report) = quantize(dir.path(), "strict", &["--threshold=-5", "--int4-storage", "int8"]);
+    let (out, model, report) = quantize(
+        dir.path(),
+        "strict",
+        &["--threshold=-5", "--int4-storage", "int8"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(model.exists());
     assert_eq!(report["met_threshold"], false);
@@ -162,16 +220,42 @@ fn unmet_threshold_writes_the_all_high_model_and_exits_3() {
 #[test]
 fn selection_strategies_are_honoured() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, _, report) = quantize(dir.path(), "count", &["--select", "count:2", "--skip-smallest"]);
+    let (out, _, report) = quantize(
+        dir.path(),
+        "count",
+        &["--select", "count:2", "--skip-smallest"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(report["low_bit_layers"], 2);
     let ranked: Vec<&serde_json::Value> = report["layers"].as_array().unwrap().iter().collect();
     let smallest = ranked.iter().find(|l| l["rank"] == 1).unwrap();
-    assert_eq!(smallest["bits"], 8, "--skip-smallest left the smallest layer at high bits");
-    let (out, _, report) = quantize(dir.path(), "halving", &["--select", "halving", "--min-candidates", "1"]);
-    assert!(out.status.code() == Some(0) || out.status.code() == Some(3), "{}", stderr(&out));
-    assert_eq!(report["candidates"][0]["low_bit_layers"], 2, "halving starts with the lower half");
-    let bad = run(&[&fixture("fixtures/digits/digits_cnn.onnx"), "-o", "x.onnx", "--data", "d.npz", "--select", "sideways"]);
+    assert_eq!(
+        smallest["bits"], 8,
+        "--skip-smallest left the smallest layer at high bits"
+    );
+    let (out, _, report) = quantize(
+        dir.path(),
+        "halving",
+        &["--select", "halving", "--min-candidates", "1"],
+    );
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(3),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        report["candidates"][0]["low_bit_layers"], 2,
+        "halving starts with the lower half"
+    );
+    let bad = run(&[
+        &fixture("fixtures/digits/digits_cnn.onnx"),
+        "-o",
+        "x.onnx",
+        "--data",
+        "d.npz",
+        "--select",
+        "sideways",
+    ]);
     assert_eq!(bad.status.code(), Some(1));
 }
 
@@ -196,9 +280,17 @@ fn analyze_ranks_layers_and_writes_snapshots() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let stats: Vec<f64> = report["layers"].as_array().unwrap().iter().map(|l| l["statistic"].as_f64().unwrap()).collect();
+    let stats: Vec<f64> = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["statistic"].as_f64().unwrap())
+        .collect();
     assert_eq!(stats.len(), 5);
-    assert!(stats.windows(2).all(|w| w[0] <= w[1]), "not sorted: {stats:?}");
+    assert!(
+        stats.windows(2).all(|w| w[0] <= w[1]),
+        "not sorted: {stats:?}"
+    );
     for k in 1..=3 {
         assert!(snaps.join(format!("cycle_{k}.npz")).exists());
     }

@@ -511,6 +511,8 @@ fn results_do_not_depend_on_thread_count() {
     let dw = rng.tensor(&[16, 1, 3, 3]);
     let a = rng.tensor(&[2, 300, 200]);
     let b = rng.tensor(&[200, 150]);
+    // Small planes: several batch items per matrix product.
+    let small = rng.tensor(&[40, 16, 8, 8]);
     let run = || {
         let conv = ConvAttrs {
             pads: Some(vec![1; 4]),
@@ -521,9 +523,14 @@ fn results_do_not_depend_on_thread_count() {
             ..Default::default()
         };
         [
-            data(&run1(&Op::Conv(conv), 13, &[Some(&x), Some(&w)])),
+            data(&run1(&Op::Conv(conv.clone()), 13, &[Some(&x), Some(&w)])),
             data(&run1(&Op::Conv(depthwise), 13, &[Some(&x), Some(&dw)])),
             data(&run1(&Op::MatMul, 13, &[Some(&a), Some(&b)])),
+            data(&run1(
+                &Op::Conv(conv.clone()),
+                13,
+                &[Some(&small), Some(&w)],
+            )),
         ]
     };
     let pool = |n| {

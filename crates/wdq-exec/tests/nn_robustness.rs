@@ -118,6 +118,12 @@ fn ops() -> Vec<Op> {
         Op::Log,
         Op::Reciprocal,
         Op::Softmax(AxisAttrs { axis: Some(7) }),
+        Op::Softmax(AxisAttrs { axis: Some(0) }),
+        Op::LogSoftmax(AxisAttrs { axis: Some(0) }),
+        Op::LayerNormalization(LayerNormAttrs {
+            axis: Some(0),
+            ..Default::default()
+        }),
         Op::Softmax(AxisAttrs::default()),
         Op::LogSoftmax(AxisAttrs { axis: Some(-1) }),
         Op::BatchNormalization(BatchNormAttrs::default()),

@@ -118,15 +118,29 @@ fn check_ranges(graph: &Graph) -> Result<(), VerifyError> {
     let values = graph.values.len();
     let nodes = graph.nodes.len();
     let value_ok = |v: &ValueId| v.index() < values;
-    if let Some(v) = graph.outputs.iter().chain(&graph.inputs).find(|v| !value_ok(v)) {
-        return Err(VerifyError::OutOfRange { what: "a graph input or output", id: v.0 });
+    if let Some(v) = graph
+        .outputs
+        .iter()
+        .chain(&graph.inputs)
+        .find(|v| !value_ok(v))
+    {
+        return Err(VerifyError::OutOfRange {
+            what: "a graph input or output",
+            id: v.0,
+        });
     }
     if let Some(n) = graph.order.iter().find(|n| n.index() >= nodes) {
-        return Err(VerifyError::OutOfRange { what: "the node order", id: n.0 });
+        return Err(VerifyError::OutOfRange {
+            what: "the node order",
+            id: n.0,
+        });
     }
     for node in &graph.nodes {
         if let Some(v) = node.outputs.iter().flatten().find(|v| !value_ok(v)) {
-            return Err(VerifyError::OutOfRange { what: "a node output", id: v.0 });
+            return Err(VerifyError::OutOfRange {
+                what: "a node output",
+                id: v.0,
+            });
         }
     }
     Ok(())

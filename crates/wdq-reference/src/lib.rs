@@ -4,10 +4,10 @@
 
 use ndarray::ArrayD;
 use std::path::{Path, PathBuf};
-use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::prelude::{
     Datum, DatumTypeExt, Framework, InferenceModelExt, IntoRunnable, TValue, Tensor,
 };
+use tract_onnx::tract_hir::infer::Factoid;
 
 /// An input or output array for a reference run.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +54,10 @@ pub fn run_tract(path: &Path, inputs: &[RefArray]) -> Result<Vec<RefArray>, Refe
     // appear in value_info further down); others get the arrays' shapes.
     for (i, input) in inputs.iter().enumerate() {
         let declared = model.input_fact(i).map_err(load)?;
-        let symbolic = declared.shape.dims().any(|d| matches!(d.concretize(), Some(dim) if dim.to_i64().is_err()));
+        let symbolic = declared
+            .shape
+            .dims()
+            .any(|d| matches!(d.concretize(), Some(dim) if dim.to_i64().is_err()));
         if symbolic {
             continue;
         }

@@ -34,7 +34,10 @@ fn read_npz(path: &Path) -> Vec<(String, RefArray)> {
 /// stays meaningful near zero.
 fn max_rel_diff(a: &ArrayD<f32>, b: &ArrayD<f32>) -> f32 {
     assert_eq!(a.shape(), b.shape());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() / (1.0 + y.abs())).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+        .fold(0.0, f32::max)
 }
 
 fn as_f32(a: &RefArray) -> &ArrayD<f32> {
@@ -80,7 +83,9 @@ fn check_model(model_path: &Path, inputs_path: &Path, expected_path: &Path) -> (
         let ours_i = ours[i].as_f32().unwrap();
         let tract_i = as_f32(&tract_out[i]);
         worst_tract = worst_tract.max(max_rel_diff(tract_i, want));
-        worst_ours = worst_ours.max(max_rel_diff(ours_i, want)).max(max_rel_diff(ours_i, tract_i));
+        worst_ours = worst_ours
+            .max(max_rel_diff(ours_i, want))
+            .max(max_rel_diff(ours_i, tract_i));
     }
     (worst_tract, worst_ours)
 }
@@ -89,11 +94,16 @@ fn check_model(model_path: &Path, inputs_path: &Path, expected_path: &Path) -> (
 fn fixtures_agree_in_tract_wdq_exec_and_onnxruntime() {
     let dir = root().join("fixtures/models");
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for inputs in entries {
         let file = inputs.file_name().unwrap().to_string_lossy().into_owned();
-        let Some(name) = file.strip_suffix(".inputs.npz") else { continue };
+        let Some(name) = file.strip_suffix(".inputs.npz") else {
+            continue;
+        };
         if name == "int4_weights" {
             // tract cannot load INT4 tensors; onnxruntime checks this one in CI.
             continue;
@@ -104,8 +114,14 @@ fn fixtures_agree_in_tract_wdq_exec_and_onnxruntime() {
             &dir.join(format!("{name}.expected.npz")),
         );
         println!("{name}: max rel diff vs onnxruntime: tract {tract:.2e}, wdq-exec {ours:.2e}");
-        assert!(tract < 1e-4, "{name}: tract differs from onnxruntime by {tract}");
-        assert!(ours < 1e-4, "{name}: wdq-exec differs from onnxruntime/tract by {ours}");
+        assert!(
+            tract < 1e-4,
+            "{name}: tract differs from onnxruntime by {tract}"
+        );
+        assert!(
+            ours < 1e-4,
+            "{name}: wdq-exec differs from onnxruntime/tract by {ours}"
+        );
         checked += 1;
     }
     assert!(checked >= 8, "only {checked} fixture models found");
@@ -120,7 +136,9 @@ fn digits_classifier_predictions_match_tract() {
     let tract = run_tract(&model_path, std::slice::from_ref(&input)).unwrap();
     let model = wdq_onnx::load_model(&model_path).unwrap();
     let plan = Plan::new(&model).unwrap();
-    let RefArray::F32(x) = input else { panic!("f32 input") };
+    let RefArray::F32(x) = input else {
+        panic!("f32 input")
+    };
     let ours = plan.run(&[("input", TensorValue::F32(x))]).unwrap();
     let diff = max_rel_diff(ours[0].as_f32().unwrap(), as_f32(&tract[0]));
     println!("digits val logits: max rel diff wdq-exec vs tract {diff:.2e}");

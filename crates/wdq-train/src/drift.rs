@@ -22,8 +22,13 @@ pub enum Statistic {
 
 impl Statistic {
     /// All statistics, in CLI order.
-    pub const ALL: [Statistic; 5] =
-        [Statistic::MeanSquare, Statistic::Mean, Statistic::Variance, Statistic::Std, Statistic::MeanAbs];
+    pub const ALL: [Statistic; 5] = [
+        Statistic::MeanSquare,
+        Statistic::Mean,
+        Statistic::Variance,
+        Statistic::Std,
+        Statistic::MeanAbs,
+    ];
 
     /// The CLI name (`mean-square`, ...).
     pub fn name(self) -> &'static str {
@@ -58,7 +63,11 @@ impl CycleDrift {
     /// # Panics
     /// If the slices differ in length (both come from the same parameter).
     pub fn between(initial: &[f32], current: &[f32]) -> CycleDrift {
-        assert_eq!(initial.len(), current.len(), "drift of tensors of different sizes");
+        assert_eq!(
+            initial.len(),
+            current.len(),
+            "drift of tensors of different sizes"
+        );
         let n = initial.len().max(1) as f64;
         let (mut sum, mut sum_sq, mut sum_abs) = (0f64, 0f64, 0f64);
         for (&w0, &w) in initial.iter().zip(current) {
@@ -74,7 +83,13 @@ impl CycleDrift {
             .map(|(&w0, &w)| (w as f64 - w0 as f64 - mean).powi(2))
             .sum::<f64>()
             / n;
-        CycleDrift { mean, mean_square: sum_sq / n, variance, std: variance.sqrt(), mean_abs: sum_abs / n }
+        CycleDrift {
+            mean,
+            mean_square: sum_sq / n,
+            variance,
+            std: variance.sqrt(),
+            mean_abs: sum_abs / n,
+        }
     }
 
     /// The figure for `statistic`.
@@ -109,7 +124,10 @@ mod tests {
         assert_eq!(d.mean_square, 1.5);
         assert_eq!(d.variance, 1.25);
         assert_eq!(d.mean_abs, 1.0);
-        let s = over_cycles(&[d, CycleDrift::between(&[0.0; 2], &[0.0; 2])], Statistic::MeanSquare);
+        let s = over_cycles(
+            &[d, CycleDrift::between(&[0.0; 2], &[0.0; 2])],
+            Statistic::MeanSquare,
+        );
         assert_eq!(s, 0.75);
     }
 }

@@ -67,7 +67,10 @@ pub fn fine_tune(
     }
     let forward = Plan::new(model)?;
     let (loss, targets) = match data.labels {
-        Some(labels) => (Loss::CrossEntropy, TensorValue::I64(ndarray::Array1::from(labels.to_vec()).into_dyn())),
+        Some(labels) => (
+            Loss::CrossEntropy,
+            TensorValue::I64(ndarray::Array1::from(labels.to_vec()).into_dyn()),
+        ),
         None => teacher_targets(&forward, data, options.batch_size)?,
     };
     let step_options = StepOptions {
@@ -82,7 +85,10 @@ pub fn fine_tune(
     let mut params = initial_params(model, &step)?;
     let initial: HashMap<String, Vec<f32>> = params
         .iter()
-        .filter_map(|(name, v)| v.as_f32().map(|a| (name.clone(), a.iter().copied().collect())))
+        .filter_map(|(name, v)| {
+            v.as_f32()
+                .map(|a| (name.clone(), a.iter().copied().collect()))
+        })
         .collect();
     let mut velocities: HashMap<String, TensorValue> = HashMap::new();
     let tracked = tracked_layers(model, &step, options.include_bias);
@@ -90,7 +96,10 @@ pub fn fine_tune(
         return Err(TrainError::NoLayers);
     }
     let mut order = BatchOrder::new(data.len, options.batch_size, options.seed);
-    let steps_per_cycle = options.steps_per_cycle.unwrap_or_else(|| order.batches_per_epoch()).max(1);
+    let steps_per_cycle = options
+        .steps_per_cycle
+        .unwrap_or_else(|| order.batches_per_epoch())
+        .max(1);
     let mut layer_cycles: Vec<Vec<CycleDrift>> = vec![Vec::new(); tracked.len()];
     let mut loss_per_cycle = Vec::with_capacity(options.cycles);
     let lr = TensorValue::F32(arr0(options.learning_rate).into_dyn());
@@ -108,12 +117,15 @@ pub fn fine_tune(
             for p in &step.params {
                 feeds.push((p.input.as_str(), params[&p.name].clone()));
                 if let Some(v_in) = &p.velocity_input {
-                    let v = velocities.remove(&p.name).unwrap_or_else(|| zeros_like(&params[&p.name]));
+                    let v = velocities
+                        .remove(&p.name)
+                        .unwrap_or_else(|| zeros_like(&params[&p.name]));
                     feeds.push((v_in.as_str(), v));
                 }
             }
             let outputs = plan.run(&feeds)?;
-            let named: HashMap<&str, TensorValue> = plan.output_names().into_iter().zip(outputs).collect();
+            let named: HashMap<&str, TensorValue> =
+                plan.output_names().into_iter().zip(outputs).collect();
             let loss = scalar(&named, &step.loss_output)?;
             if !loss.is_finite() {
                 return Err(TrainError::Diverged {
@@ -126,7 +138,10 @@ pub fn fine_tune(
             loss_sum += loss;
             for p in &step.params {
                 let updated = take(&named, &p.updated)?;
-                if updated.as_f32().is_some_and(|a| a.iter().any(|x| !x.is_finite())) {
+                if updated
+                    .as_f32()
+                    .is_some_and(|a| a.iter().any(|x| !x.is_finite()))
+                {
                     return Err(TrainError::Diverged {
                         cycle: cycle + 1,
                         step: step_index + 1,
@@ -160,7 +175,10 @@ pub fn fine_tune(
             .collect();
         observer
             .on_cycle(cycle + 1, &snapshot)
-            .map_err(|message| TrainError::Observer { cycle: cycle + 1, message })?;
+            .map_err(|message| TrainError::Observer {
+                cycle: cycle + 1,
+                message,
+            })?;
     }
     let layers = tracked
         .into_iter()
@@ -180,8 +198,12 @@ pub fn fine_tune(
         steps_per_cycle,
         loss: match step_options.loss {
             Loss::CrossEntropy => "cross-entropy".to_string(),
-            Loss::Distill { kind: DistillKind::Kl | DistillKind::Auto } => "distillation (KL on softmax)".to_string(),
-            Loss::Distill { kind: DistillKind::Mse } => "distillation (MSE)".to_string(),
+            Loss::Distill {
+                kind: DistillKind::Kl | DistillKind::Auto,
+            } => "distillation (KL on softmax)".to_string(),
+            Loss::Distill {
+                kind: DistillKind::Mse,
+            } => "distillation (MSE)".to_string(),
         },
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -201,9 +223,16 @@ fn tracked_layers(model: &Model, step: &TrainingStep, include_bias: bool) -> Vec
     let mut out = Vec::new();
     for layer in wdq_ir::weighted_layers(graph) {
         let label = graph.node_label(layer.node);
-        let mine: Vec<&wdq_autodiff::TrainableParam> =
-            step.params.iter().filter(|p| p.layer.as_deref() == Some(label.as_str())).collect();
-        let mut tensors: Vec<String> = mine.iter().filter(|p| !p.is_bias).map(|p| p.name.clone()).collect();
+        let mine: Vec<&wdq_autodiff::TrainableParam> = step
+            .params
+            .iter()
+            .filter(|p| p.layer.as_deref() == Some(label.as_str()))
+            .collect();
+        let mut tensors: Vec<String> = mine
+            .iter()
+            .filter(|p| !p.is_bias)
+            .map(|p| p.name.clone())
+            .collect();
         if include_bias {
             tensors.extend(mine.iter().filter(|p| p.is_bias).map(|p| p.name.clone()));
         }
@@ -228,7 +257,10 @@ fn concat_tracked(
     let mut w0 = Vec::new();
     let mut w = Vec::new();
     for name in tensors {
-        if let (Some(a), Some(b)) = (initial.get(name), current.get(name).and_then(TensorValue::as_f32)) {
+        if let (Some(a), Some(b)) = (
+            initial.get(name),
+            current.get(name).and_then(TensorValue::as_f32),
+        ) {
             w0.extend_from_slice(a);
             w.extend(b.iter().copied());
         }
@@ -238,12 +270,17 @@ fn concat_tracked(
 
 /// Initial value of every trainable parameter: the training graph's input
 /// default when it has one, else the forward model's constant.
-fn initial_params(model: &Model, step: &TrainingStep) -> Result<HashMap<String, TensorValue>, TrainError> {
+fn initial_params(
+    model: &Model,
+    step: &TrainingStep,
+) -> Result<HashMap<String, TensorValue>, TrainError> {
     let mut out = HashMap::new();
     for p in &step.params {
-        let from_step = step.model.graph.value_by_name(&p.input).and_then(|id| match &step.model.graph.value(id).def {
-            ValueDef::Initializer(t) => Some(t.clone()),
-            _ => None,
+        let from_step = step.model.graph.value_by_name(&p.input).and_then(|id| {
+            match &step.model.graph.value(id).def {
+                ValueDef::Initializer(t) => Some(t.clone()),
+                _ => None,
+            }
         });
         let tensor = match from_step {
             Some(t) => t,
@@ -252,9 +289,14 @@ fn initial_params(model: &Model, step: &TrainingStep) -> Result<HashMap<String, 
                 .value_by_name(&p.name)
                 .and_then(|id| model.graph.resolve_const(id))
                 .map(|(_, t)| t)
-                .ok_or_else(|| TrainError::MissingParameter { name: p.name.clone() })?,
+                .ok_or_else(|| TrainError::MissingParameter {
+                    name: p.name.clone(),
+                })?,
         };
-        let value = TensorValue::from_tensor(&tensor).map_err(|_| TrainError::MissingParameter { name: p.name.clone() })?;
+        let value =
+            TensorValue::from_tensor(&tensor).map_err(|_| TrainError::MissingParameter {
+                name: p.name.clone(),
+            })?;
         out.insert(p.name.clone(), value);
     }
     Ok(out)
@@ -262,14 +304,21 @@ fn initial_params(model: &Model, step: &TrainingStep) -> Result<HashMap<String, 
 
 /// Targets for distillation: the original model's first output on every
 /// sample (KL on softmax for `[N, classes]` outputs, MSE otherwise).
-fn teacher_targets(forward: &Plan, data: TrainData<'_>, batch_size: usize) -> Result<(Loss, TensorValue), TrainError> {
+fn teacher_targets(
+    forward: &Plan,
+    data: TrainData<'_>,
+    batch_size: usize,
+) -> Result<(Loss, TensorValue), TrainError> {
     let mut parts: Vec<ArrayD<f32>> = Vec::new();
     let mut start = 0;
     while start < data.len {
         let end = (start + batch_size.max(1)).min(data.len);
         let indices: Vec<usize> = (start..end).collect();
-        let feeds: Vec<(&str, TensorValue)> =
-            data.inputs.iter().map(|(n, v)| (n.as_str(), gather_samples(v, &indices))).collect();
+        let feeds: Vec<(&str, TensorValue)> = data
+            .inputs
+            .iter()
+            .map(|(n, v)| (n.as_str(), gather_samples(v, &indices)))
+            .collect();
         let out = forward.run(&feeds)?;
         match out.into_iter().next() {
             Some(TensorValue::F32(a)) => parts.push(a),
@@ -279,7 +328,11 @@ fn teacher_targets(forward: &Plan, data: TrainData<'_>, batch_size: usize) -> Re
     }
     let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
     let all = ndarray::concatenate(ndarray::Axis(0), &views).map_err(|_| TrainError::Teacher)?;
-    let kind = if all.ndim() == 2 { DistillKind::Kl } else { DistillKind::Mse };
+    let kind = if all.ndim() == 2 {
+        DistillKind::Kl
+    } else {
+        DistillKind::Mse
+    };
     Ok((Loss::Distill { kind }, TensorValue::F32(all)))
 }
 
@@ -288,12 +341,21 @@ fn zeros_like(v: &TensorValue) -> TensorValue {
 }
 
 fn take(named: &HashMap<&str, TensorValue>, name: &str) -> Result<TensorValue, TrainError> {
-    named.get(name).cloned().ok_or_else(|| TrainError::MissingOutput { name: name.to_string() })
+    named
+        .get(name)
+        .cloned()
+        .ok_or_else(|| TrainError::MissingOutput {
+            name: name.to_string(),
+        })
 }
 
 fn scalar(named: &HashMap<&str, TensorValue>, name: &str) -> Result<f64, TrainError> {
     match named.get(name) {
-        Some(TensorValue::F32(a)) if a.len() == 1 => Ok(a.iter().next().copied().unwrap_or(f32::NAN) as f64),
-        _ => Err(TrainError::MissingOutput { name: name.to_string() }),
+        Some(TensorValue::F32(a)) if a.len() == 1 => {
+            Ok(a.iter().next().copied().unwrap_or(f32::NAN) as f64)
+        }
+        _ => Err(TrainError::MissingOutput {
+            name: name.to_string(),
+        }),
     }
 }

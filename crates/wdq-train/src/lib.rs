@@ -79,7 +79,12 @@ pub enum TrainError {
     #[error(transparent)]
     Exec(#[from] wdq_exec::ExecError),
     #[error("training diverged in cycle {cycle}, step {step}: {what}; try a lower learning rate than {learning_rate}")]
-    Diverged { cycle: usize, step: usize, what: String, learning_rate: f32 },
+    Diverged {
+        cycle: usize,
+        step: usize,
+        what: String,
+        learning_rate: f32,
+    },
     #[error("the model has no weighted layer to fine-tune")]
     NoLayers,
     #[error("the training data holds no sample")]

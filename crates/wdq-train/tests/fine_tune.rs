@@ -16,41 +16,75 @@ fn digits() -> (wdq_ir::Model, Vec<(String, TensorValue)>, Vec<i64>) {
     let x = npz.by_name::<OwnedRepr<f32>, IxDyn>("input").unwrap();
     let labels = npz.by_name::<OwnedRepr<i64>, IxDyn>("labels").unwrap();
     let n = 256;
-    let x = x.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..n)).to_owned();
+    let x = x
+        .slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..n))
+        .to_owned();
     let labels: Vec<i64> = labels.iter().take(n).copied().collect();
-    (model, vec![("input".to_string(), TensorValue::F32(x))], labels)
+    (
+        model,
+        vec![("input".to_string(), TensorValue::F32(x))],
+        labels,
+    )
 }
 
 fn run(threads: usize, options: &TrainOptions) -> Result<TrainReport, TrainError> {
     let (model, inputs, labels) = digits();
-    let data = TrainData { inputs: &inputs, labels: Some(&labels), len: labels.len() };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let data = TrainData {
+        inputs: &inputs,
+        labels: Some(&labels),
+        len: labels.len(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| fine_tune(&model, data, options, &mut Quiet))
 }
 
 #[test]
 fn drift_is_measured_per_layer_and_cycle_and_is_thread_count_independent() {
-    let options = TrainOptions { cycles: 3, learning_rate: 0.05, batch_size: 32, seed: 7, ..TrainOptions::default() };
+    let options = TrainOptions {
+        cycles: 3,
+        learning_rate: 0.05,
+        batch_size: 32,
+        seed: 7,
+        ..TrainOptions::default()
+    };
     let one = run(1, &options).unwrap();
     let two = run(2, &options).unwrap();
     assert_eq!(one.layers.len(), 5);
     assert_eq!(one.steps_per_cycle, 8);
     for layer in &one.layers {
         assert_eq!(layer.cycles.len(), 3);
-        assert!(layer.cycles.iter().all(|c| c.mean_square > 0.0), "{} did not move", layer.node);
+        assert!(
+            layer.cycles.iter().all(|c| c.mean_square > 0.0),
+            "{} did not move",
+            layer.node
+        );
         // Drift accumulates: the distance from W0 grows over cycles here.
         assert!(layer.cycles[2].mean_square >= layer.cycles[0].mean_square);
     }
     let bits = |r: &TrainReport| -> Vec<u64> {
-        r.layers.iter().flat_map(|l| l.cycles.iter().map(|c| c.mean_square.to_bits())).collect()
+        r.layers
+            .iter()
+            .flat_map(|l| l.cycles.iter().map(|c| c.mean_square.to_bits()))
+            .collect()
     };
-    assert_eq!(bits(&one), bits(&two), "statistics differ between 1 and 2 threads");
+    assert_eq!(
+        bits(&one),
+        bits(&two),
+        "statistics differ between 1 and 2 threads"
+    );
     assert_eq!(one.loss_per_cycle, two.loss_per_cycle);
 }
 
 #[test]
 fn divergence_stops_the_run_with_advice() {
-    let options = TrainOptions { cycles: 2, learning_rate: 1e6, ..TrainOptions::default() };
+    let options = TrainOptions {
+        cycles: 2,
+        learning_rate: 1e6,
+        ..TrainOptions::default()
+    };
     match run(1, &options) {
         Err(TrainError::Diverged { .. }) => {}
         other => panic!("expected divergence, got {other:?}"),

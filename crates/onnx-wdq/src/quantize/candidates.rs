@@ -9,7 +9,9 @@ use crate::data::Dataset;
 use std::collections::BTreeMap;
 use wdq_exec::plan::Plan;
 use wdq_ir::{weighted_layers, Model, NodeId};
-use wdq_lower::{activation_points, lower, required_opset, ActivationRanges, LayerChoice, Lowered, QuantPlan};
+use wdq_lower::{
+    activation_points, lower, required_opset, ActivationRanges, LayerChoice, Lowered, QuantPlan,
+};
 
 /// A model prepared for candidate evaluation: opset raised for the QDQ
 /// types the options need, activations calibrated, reference predictions
@@ -40,15 +42,23 @@ impl<'a> CandidateEvaluator<'a> {
         options: &'a QuantizeOptions,
     ) -> Result<CandidateEvaluator<'a>, QuantizeError> {
         if options.metric == Metric::Top1 && val.labels.is_none() {
-            return Err(QuantizeError::NeedsLabels { metric: options.metric.name() });
+            return Err(QuantizeError::NeedsLabels {
+                metric: options.metric.name(),
+            });
         }
         let mut base = model.clone();
-        let layers: Vec<NodeId> = weighted_layers(&base.graph).iter().map(|l| l.node).collect();
+        let layers: Vec<NodeId> = weighted_layers(&base.graph)
+            .iter()
+            .map(|l| l.node)
+            .collect();
         let need = required_opset(&base, &plan(&layers, &layers, options), &options.lower)?;
         if base.default_opset().unwrap_or(1) < need {
             wdq_onnx::convert_opset(&mut base, need)?;
         }
-        let layers: Vec<NodeId> = weighted_layers(&base.graph).iter().map(|l| l.node).collect();
+        let layers: Vec<NodeId> = weighted_layers(&base.graph)
+            .iter()
+            .map(|l| l.node)
+            .collect();
         let points = activation_points(&base, &options.lower);
         let ranges = ActivationRanges(activation_ranges(
             &base,
@@ -64,12 +74,23 @@ impl<'a> CandidateEvaluator<'a> {
             Metric::Agreement => fp32.clone(),
         };
         let fp32_accuracy = percent_equal(&fp32, &truth);
-        Ok(CandidateEvaluator { base, layers, fp32_accuracy, ranges, val, truth, options })
+        Ok(CandidateEvaluator {
+            base,
+            layers,
+            fp32_accuracy,
+            ranges,
+            val,
+            truth,
+            options,
+        })
     }
 
     /// The layer node of `base` whose label is `label`.
     pub fn layer_by_label(&self, label: &str) -> Option<NodeId> {
-        self.layers.iter().copied().find(|&n| self.base.graph.node_label(n) == label)
+        self.layers
+            .iter()
+            .copied()
+            .find(|&n| self.base.graph.node_label(n) == label)
     }
 
     /// `low` at low bits, every other layer at high bits, lowered.
@@ -77,7 +98,12 @@ impl<'a> CandidateEvaluator<'a> {
     /// # Errors
     /// [`QuantizeError::Lower`].
     pub fn lower(&self, low: &[NodeId]) -> Result<Lowered, QuantizeError> {
-        Ok(lower(&self.base, &plan(&self.layers, low, self.options), &self.ranges, &self.options.lower)?)
+        Ok(lower(
+            &self.base,
+            &plan(&self.layers, low, self.options),
+            &self.ranges,
+            &self.options.lower,
+        )?)
     }
 
     /// The lowered model for `low` and its accuracy on the validation data.
@@ -87,7 +113,10 @@ impl<'a> CandidateEvaluator<'a> {
     pub fn measure(&self, low: &[NodeId]) -> Result<(Lowered, f64), QuantizeError> {
         let lowered = self.lower(low)?;
         let plan = Plan::new(&lowered.model)?;
-        let accuracy = percent_equal(&predictions(&plan, self.val, self.options.eval_batch_size)?, &self.truth);
+        let accuracy = percent_equal(
+            &predictions(&plan, self.val, self.options.eval_batch_size)?,
+            &self.truth,
+        );
         Ok((lowered, accuracy))
     }
 }
@@ -97,7 +126,11 @@ fn plan(layers: &[NodeId], low: &[NodeId], options: &QuantizeOptions) -> QuantPl
     let layers: BTreeMap<NodeId, LayerChoice> = layers
         .iter()
         .map(|&node| {
-            let bits = if low.contains(&node) { options.low_bits } else { options.high_bits };
+            let bits = if low.contains(&node) {
+                options.low_bits
+            } else {
+                options.high_bits
+            };
             (node, LayerChoice { bits })
         })
         .collect();

@@ -112,7 +112,10 @@ pub fn quantize(
     observer: &mut dyn TrainObserver,
 ) -> Result<(Model, QuantizeReport), QuantizeError> {
     if options.low_bits >= options.high_bits {
-        return Err(QuantizeError::Bits { low: options.low_bits, high: options.high_bits });
+        return Err(QuantizeError::Bits {
+            low: options.low_bits,
+            high: options.high_bits,
+        });
     }
     let mut times = StageTimes::default();
 
@@ -129,10 +132,17 @@ pub fn quantize(
     // 5-6: the search over prefixes of the eligible drift order (less the
     // smallest layer under --skip-smallest).
     let clock = Instant::now();
-    let layer_nodes: Vec<NodeId> =
-        analysis.layers.iter().filter_map(|l| evaluator.layer_by_label(&l.node)).collect();
+    let layer_nodes: Vec<NodeId> = analysis
+        .layers
+        .iter()
+        .filter_map(|l| evaluator.layer_by_label(&l.node))
+        .collect();
     let order: Vec<usize> = (0..layer_nodes.len()).collect();
-    let eligible: Vec<NodeId> = layer_nodes.iter().copied().skip(usize::from(options.skip_smallest)).collect();
+    let eligible: Vec<NodeId> = layer_nodes
+        .iter()
+        .copied()
+        .skip(usize::from(options.skip_smallest))
+        .collect();
     let fp32_accuracy = evaluator.fp32_accuracy;
     let all_high_accuracy = evaluator.measure(&[])?.1;
     let reference_accuracy = match options.reference {
@@ -150,17 +160,28 @@ pub fn quantize(
         if m == 0 {
             return Ok(all_high_accuracy);
         }
-        evaluator.measure(&eligible[..m]).map(|(_, accuracy)| accuracy)
+        evaluator
+            .measure(&eligible[..m])
+            .map(|(_, accuracy)| accuracy)
     };
-    let outcome = search(&order, &scores, reference_accuracy, &search_options, &mut evaluate)?;
+    let outcome = search(
+        &order,
+        &scores,
+        reference_accuracy,
+        &search_options,
+        &mut evaluate,
+    )?;
     times.search = clock.elapsed().as_secs_f64();
 
     // 7: lower the chosen set; when even all-high misses the threshold the
     // all-high model is the best valid one.
     let clock = Instant::now();
     let high_within = reference_accuracy - all_high_accuracy <= options.threshold + 1e-9;
-    let chosen: Vec<NodeId> =
-        if outcome.met_threshold { outcome.low_bit.iter().map(|&i| layer_nodes[i]).collect() } else { Vec::new() };
+    let chosen: Vec<NodeId> = if outcome.met_threshold {
+        outcome.low_bit.iter().map(|&i| layer_nodes[i]).collect()
+    } else {
+        Vec::new()
+    };
     // Candidates are deterministic, so the chosen one's measured accuracy is
     // the written model's: lower it again without a second evaluation.
     let lowered = evaluator.lower(&chosen)?;

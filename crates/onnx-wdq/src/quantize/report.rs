@@ -85,6 +85,7 @@ pub struct QuantizeReport {
     pub loss_per_cycle: Vec<f64>,
     pub sizes: Sizes,
     pub seconds: StageTimes,
+    pub warnings: Vec<String>,
 }
 
 pub(super) struct Inputs<'a> {
@@ -124,22 +125,35 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
             }
         })
         .collect();
-    let names: Vec<String> = i.layer_nodes.iter().map(|n| i.base.graph.node_label(*n)).collect();
+    let names: Vec<String> = i
+        .layer_nodes
+        .iter()
+        .map(|n| i.base.graph.node_label(*n))
+        .collect();
     let candidates = i
         .outcome
         .candidates
         .iter()
         .map(|c| CandidateReport {
             low_bit_layers: c.low_bit_layers,
-            layers: i.outcome.eligible[..c.low_bit_layers].iter().map(|&k| names[k].clone()).collect(),
+            layers: i.outcome.eligible[..c.low_bit_layers]
+                .iter()
+                .map(|&k| names[k].clone())
+                .collect(),
             accuracy: c.accuracy,
             loss: c.loss,
             within_threshold: c.within_threshold,
             seconds: c.seconds,
         })
         .collect();
-    let low = layers.iter().filter(|l| l.bits == Some(i.options.low_bits)).count();
-    let high = layers.iter().filter(|l| l.bits == Some(i.options.high_bits)).count();
+    let low = layers
+        .iter()
+        .filter(|l| l.bits == Some(i.options.low_bits))
+        .count();
+    let high = layers
+        .iter()
+        .filter(|l| l.bits == Some(i.options.high_bits))
+        .count();
     QuantizeReport {
         metric: i.options.metric.name().to_string(),
         reference: i.options.reference,
@@ -157,7 +171,12 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
         low_bit_layers: low,
         high_bit_layers: high,
         layers,
-        skipped: i.lowered.skipped.iter().map(|s| (s.node.clone(), s.reason.clone())).collect(),
+        skipped: i
+            .lowered
+            .skipped
+            .iter()
+            .map(|s| (s.node.clone(), s.reason.clone()))
+            .collect(),
         candidates,
         non_monotonic: i.outcome.non_monotonic.clone(),
         stopped_by_time_budget: i.outcome.stopped_by_time_budget,
@@ -169,6 +188,7 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
             file_after: 0,
         },
         seconds: i.times,
+        warnings: i.analysis.warnings.clone(),
     }
 }
 
@@ -199,7 +219,10 @@ impl QuantizeReport {
         );
         s += &format!(
             "weights: {} -> {} bytes; file: {} -> {} bytes\n",
-            self.sizes.weights_before, self.sizes.weights_after, self.sizes.file_before, self.sizes.file_after
+            self.sizes.weights_before,
+            self.sizes.weights_after,
+            self.sizes.file_before,
+            self.sizes.file_after
         );
         let rows: Vec<[String; 6]> = self
             .candidates
@@ -216,7 +239,10 @@ impl QuantizeReport {
             })
             .collect();
         s += "candidates evaluated:\n";
-        s += &table(&["low-bit", "accuracy", "loss", "within", "seconds", "layers"], &rows);
+        s += &table(
+            &["low-bit", "accuracy", "loss", "within", "seconds", "layers"],
+            &rows,
+        );
         if let Some(note) = &self.non_monotonic {
             s += &format!("note: {note}\n");
         }
@@ -225,6 +251,9 @@ impl QuantizeReport {
         }
         for (node, reason) in &self.skipped {
             s += &format!("left float: {node}: {reason}\n");
+        }
+        for w in &self.warnings {
+            s += &format!("warning: {w}\n");
         }
         if !self.met_threshold {
             s += "no candidate met the threshold: the written model has every layer at the high bit width\n";

@@ -10,15 +10,10 @@
 //! sequentially in index order.
 //!
 //! The sliding-window geometry and `im2col`/`col2im` are the forward
-//! kernels' own source files, compiled here a second time (`#[path]`) so
-//! that both directions share one definition of the arithmetic.
+//! kernels' own modules, so both directions share one definition of the
+//! arithmetic.
 
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../nn/geometry.rs"]
-mod geometry;
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../nn/im2col.rs"]
-mod im2col;
+use crate::nn::{geometry, im2col};
 
 mod activation;
 mod conv;

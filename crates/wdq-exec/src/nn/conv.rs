@@ -8,7 +8,7 @@
 //! is written by one task, in a fixed order.
 
 use super::geometry::{self, Window, WindowAttrs};
-use super::im2col::im2col;
+use super::im2col::{im2col, im2col_into};
 use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
 use super::{array, contiguous, depthwise, element_count, f32_input, optional_f32, single};
@@ -17,6 +17,10 @@ use wdq_ir::op::ConvAttrs;
 
 /// Upper bound on the floats of one `im2col` tile (per task).
 const TILE_FLOATS: usize = 1 << 19;
+
+/// Output planes up to this size are computed several batch items per
+/// matrix product (one product per item would be too narrow to run fast).
+const SMALL_PLANE: usize = 256;
 
 /// The checked shape of a convolution.
 #[derive(Clone, Debug)]
@@ -157,6 +161,16 @@ pub(crate) fn conv_forward(
     let in_item = shape.in_channels * shape.window.input_len();
     let work =
         shape.batch * item * shape.in_per_group() * shape.window.kernel_len() / MACS_PER_UNIT;
+    let k = shape.in_per_group() * shape.window.kernel_len();
+    if k == 0 {
+        // No input channels: the product is empty and Y is the bias.
+        return Ok(y);
+    }
+    let widest = (TILE_FLOATS / k).max(16);
+    if shape.batch > 1 && out_plane <= SMALL_PLANE && out_plane * 2 <= widest {
+        conv_items_together(shape, x, w, &mut y, widest / out_plane, work)?;
+        return Ok(y);
+    }
     let threads = if shape.batch >= rayon::current_num_threads() || !worth_sharing(work) {
         Threads::Single
     } else {
@@ -173,6 +187,65 @@ pub(crate) fn conv_forward(
         )
     })?;
     Ok(y)
+}
+
+/// Small planes: `per_task` batch items share one matrix product per group
+/// (their patch matrices side by side), which is then added into `y` (which
+/// holds the bias). Many small products cost far more than one wide one.
+fn conv_items_together(
+    shape: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    y: &mut [f32],
+    per_task: usize,
+    work: usize,
+) -> Result<(), KernelError> {
+    let win = &shape.window;
+    let (cg, mg) = (shape.in_per_group(), shape.out_per_group());
+    let (in_plane, out_plane) = (win.input_len(), win.output_len());
+    let (in_item, item) = (shape.in_channels * in_plane, shape.out_channels * out_plane);
+    let k = cg * win.kernel_len();
+    let per_task = per_task.clamp(1, shape.batch);
+    let tasks = shape.batch.div_ceil(per_task);
+    let threads = if tasks >= rayon::current_num_threads() || !worth_sharing(work) {
+        Threads::Single
+    } else {
+        Threads::Pool
+    };
+    let init = || (Vec::new(), Vec::new());
+    try_chunks(y, per_task * item, work, init, |(col, prod), t, y_chunk| {
+        let items = y_chunk.len() / item;
+        let width = items * out_plane;
+        col.resize(k * width, 0.0);
+        prod.resize(mg * width, 0.0);
+        for g in 0..shape.group {
+            for i in 0..items {
+                let x_n = &x[(t * per_task + i) * in_item..][..in_item];
+                let xg = &x_n[g * cg * in_plane..(g + 1) * cg * in_plane];
+                im2col_into(xg, cg, win, 0, out_plane, &mut col[i * out_plane..], width);
+            }
+            let wg = MatRef::row_major(&w[g * mg * k..(g + 1) * mg * k], mg, k)?;
+            let dst = MatMut::row_major(&mut prod[..mg * width], mg, width)?;
+            sgemm(
+                dst,
+                wg,
+                MatRef::row_major(&col[..k * width], k, width)?,
+                false,
+                1.0,
+                threads,
+            )?;
+            for (i, y_n) in y_chunk.chunks_exact_mut(item).enumerate() {
+                let yg = &mut y_n[g * mg * out_plane..(g + 1) * mg * out_plane];
+                for (m, y_row) in yg.chunks_exact_mut(out_plane).enumerate() {
+                    let src = &prod[m * width + i * out_plane..][..out_plane];
+                    for (o, v) in y_row.iter_mut().zip(src) {
+                        *o += v;
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// One batch item, all groups: `y_n` already holds the bias.

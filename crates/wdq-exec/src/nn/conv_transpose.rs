@@ -43,7 +43,11 @@ fn pad3(v: &[usize], fill: usize) -> [usize; MAX_SPATIAL] {
 }
 
 /// Resolves the adjoint window of a ConvTranspose over spatial input `input`.
-fn window(attrs: &ConvAttrs, input: &[usize], kernel: &[usize]) -> Result<Window, KernelError> {
+pub(crate) fn window(
+    attrs: &ConvAttrs,
+    input: &[usize],
+    kernel: &[usize],
+) -> Result<Window, KernelError> {
     let rank = input.len();
     if rank == 0 || rank > MAX_SPATIAL {
         return Err(KernelError::Unsupported(format!(

@@ -50,18 +50,33 @@ pub(crate) fn im2col(
     p1: usize,
     col: &mut [f32],
 ) {
+    im2col_into(x, channels, w, p0, p1, col, p1 - p0);
+}
+
+/// [`im2col`] into a matrix whose rows are `ld >= p1 - p0` apart (a block
+/// of columns of a wider matrix): row `r` goes to `col[r * ld..][..p1 - p0]`.
+pub(crate) fn im2col_into(
+    x: &[f32],
+    channels: usize,
+    w: &Window,
+    p0: usize,
+    p1: usize,
+    col: &mut [f32],
+    ld: usize,
+) {
     let tile = p1 - p0;
     let plane = w.input_len();
     let [_, kh, kw] = w.kernel;
     let [_, ih_n, iw_n] = w.input;
     let (sw, dw, pw) = (w.stride[2], w.dilation[2], w.pad_begin[2]);
     if w.kernel[0] == 1 && w.input[0] == 1 && w.stride[1] == 1 && sw == 1 && w.output[2] == iw_n {
-        shifted_rows(x, channels, w, p0, p1, col);
+        shifted_rows(x, channels, w, p0, p1, col, ld);
         return;
     }
     let runs = runs(w, p0, p1);
     let taps = w.kernel_len();
-    for (r, row) in col.chunks_exact_mut(tile).enumerate().take(channels * taps) {
+    for (r, row) in col.chunks_mut(ld).enumerate().take(channels * taps) {
+        let row = &mut row[..tile];
         let c = r / taps;
         let tap = r % taps;
         let (kz, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
@@ -78,13 +93,17 @@ pub(crate) fn im2col(
             };
             let a = lo.clamp(run.ow0, run.ow1);
             let b = hi.clamp(a, run.ow1);
-            dst[..a - run.ow0].fill(0.0);
-            dst[b - run.ow0..].fill(0.0);
+            if a > run.ow0 {
+                dst[..a - run.ow0].fill(0.0);
+            }
+            if b < run.ow1 {
+                dst[b - run.ow0..].fill(0.0);
+            }
             if a < b {
                 let first = a * sw + kx * dw - pw;
                 let out = &mut dst[a - run.ow0..b - run.ow0];
                 if sw == 1 {
-                    out.copy_from_slice(&src_row[first..first + (b - a)]);
+                    copy_row(out, &src_row[first..first + (b - a)]);
                 } else {
                     for (o, s) in out.iter_mut().zip(src_row[first..].iter().step_by(sw)) {
                         *o = *s;
@@ -95,12 +114,40 @@ pub(crate) fn im2col(
     }
 }
 
+/// Copies `src` into `dst` (equal lengths); short rows are moved in fixed
+/// blocks of 8 rather than through a `memcpy` call, which costs more than
+/// the copy for the few values of a small image row.
+#[inline]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    if dst.len() >= 64 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (d8, s8) in (&mut d).zip(&mut s) {
+        let block: [f32; 8] = [s8[0], s8[1], s8[2], s8[3], s8[4], s8[5], s8[6], s8[7]];
+        d8.copy_from_slice(&block);
+    }
+    for (x, y) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *x = *y;
+    }
+}
+
 /// [`im2col`] for a 1-D or 2-D window with unit strides whose output rows
 /// are as wide as the input rows (e.g. 3x3 with pads 1): each patch row is
 /// then the input plane shifted by a constant offset, so it is one
 /// contiguous copy, after which the few positions that wrapped around a row
 /// edge or fell in the padding are zeroed.
-fn shifted_rows(x: &[f32], channels: usize, w: &Window, p0: usize, p1: usize, col: &mut [f32]) {
+fn shifted_rows(
+    x: &[f32],
+    channels: usize,
+    w: &Window,
+    p0: usize,
+    p1: usize,
+    col: &mut [f32],
+    ld: usize,
+) {
     let tile = p1 - p0;
     let plane = w.input_len() as isize;
     let kw = w.kernel[2];
@@ -108,7 +155,8 @@ fn shifted_rows(x: &[f32], channels: usize, w: &Window, p0: usize, p1: usize, co
     let (dh, dw) = (w.dilation[1], w.dilation[2]);
     let (ph, pw) = (w.pad_begin[1], w.pad_begin[2]);
     let taps = w.kernel_len();
-    for (r, row) in col.chunks_exact_mut(tile).enumerate().take(channels * taps) {
+    for (r, row) in col.chunks_mut(ld).enumerate().take(channels * taps) {
+        let row = &mut row[..tile];
         let (c, tap) = (r / taps, r % taps);
         let (ky, kx) = (tap / kw, tap % kw);
         let xc = &x[c * plane as usize..(c + 1) * plane as usize];

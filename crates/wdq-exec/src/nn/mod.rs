@@ -15,7 +15,7 @@ mod activation;
 mod binary;
 mod broadcast;
 mod conv;
-mod conv_transpose;
+pub(crate) mod conv_transpose;
 mod depthwise;
 pub(crate) mod geometry;
 pub(crate) mod im2col;
@@ -154,7 +154,7 @@ pub(crate) fn resolve_axis(
     name: &'static str,
 ) -> Result<usize, KernelError> {
     let r = rank as i64;
-    if axis < -r || axis >= r.max(1) {
+    if axis < -r || axis >= r {
         return Err(KernelError::Attribute {
             name,
             why: format!("axis {axis} is outside rank {rank}"),

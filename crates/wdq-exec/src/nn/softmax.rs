@@ -45,18 +45,12 @@ pub(super) fn softmax(
     let default = if ctx.opset >= 13 { -1 } else { 1 };
     let axis = resolve_axis(attrs.axis.unwrap_or(default), shape.len(), "axis")?;
     let src = contiguous(x);
-    let (outer, len, inner) = if ctx.opset >= 13 {
-        (
-            shape[..axis].iter().product::<usize>(),
-            shape.get(axis).copied().unwrap_or(1),
-            shape[axis + 1..].iter().product::<usize>(),
-        )
+    // Each normalised line has `len` values `inner` apart; blocks of
+    // `len * inner` values are independent.
+    let (len, inner) = if ctx.opset >= 13 {
+        (shape[axis], shape[axis + 1..].iter().product::<usize>())
     } else {
-        (
-            shape[..axis].iter().product::<usize>(),
-            shape[axis..].iter().product::<usize>(),
-            1,
-        )
+        (shape[axis..].iter().product::<usize>(), 1)
     };
     let mut out = vec![0.0f32; src.len()];
     let block = len * inner;
@@ -68,7 +62,6 @@ pub(super) fn softmax(
             }
         });
     }
-    debug_assert!(outer * block == src.len());
     single(TensorValue::F32(array(shape, out)?))
 }
 
