@@ -45,6 +45,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a reader that went away (`| head`) ends the program
+/// quietly instead of panicking, as command-line tools do.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// The error and its causes, skipping a cause whose text the message
 /// before it already quotes (library errors print their source inline).
 fn error_chain(e: &anyhow::Error) -> String {
@@ -74,9 +88,9 @@ fn load(path: &std::path::Path) -> Result<wdq_ir::Model> {
 fn inspect(args: InspectArgs) -> Result<()> {
     let summary = ModelSummary::of(&load(&args.model)?);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        emit(&(serde_json::to_string_pretty(&summary)? + "\n"));
     } else {
-        print!("{}", summary.render());
+        emit(&summary.render());
     }
     Ok(())
 }
@@ -98,9 +112,9 @@ fn eval(args: EvalArgs) -> Result<()> {
         save_npz(path, &named)?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        emit(&(serde_json::to_string_pretty(&report)? + "\n"));
     } else {
-        print!("{}", render_evaluation(&report));
+        emit(&render_evaluation(&report));
     }
     Ok(())
 }
@@ -157,7 +171,7 @@ fn analyze(args: AnalyzeArgs) -> Result<()> {
     if let Some(path) = &args.json {
         write_json(path, &report)?;
     }
-    print!("{}", report.render());
+    emit(&report.render());
     Ok(())
 }
 
@@ -210,7 +224,7 @@ fn compare(args: Box<CompareArgs>) -> Result<()> {
             Some(onnx_wdq::compare::plot::pareto(&report)?),
         ),
     ];
-    print!("{}", report.render());
+    emit(&report.render());
     let mut written = vec!["compare.json"];
     for (name, svg) in charts {
         let Some(svg) = svg else { continue };
@@ -219,7 +233,7 @@ fn compare(args: Box<CompareArgs>) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         written.push(name);
     }
-    println!("wrote {} in {}", written.join(", "), args.out.display());
+    emit(&format!("wrote {} in {}\n", written.join(", "), args.out.display()));
     Ok(())
 }
 
@@ -245,8 +259,8 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     if let Some(path) = &args.report {
         write_json(path, &report)?;
     }
-    print!("{}", report.render());
-    println!("wrote {}", output.display());
+    emit(&report.render());
+    emit(&format!("wrote {}\n", output.display()));
     Ok(if report.met_threshold {
         ExitCode::SUCCESS
     } else {
