@@ -113,19 +113,6 @@ pub struct TrainingStep {
     pub loss_output: String,
 }
 
-fn node_label(model: &Model, id: wdq_ir::NodeId) -> String {
-    let node = model.graph.node(id);
-    if !node.name.is_empty() {
-        return node.name.clone();
-    }
-    node.outputs
-        .iter()
-        .flatten()
-        .map(|v| model.graph.value(*v).name.clone())
-        .next()
-        .unwrap_or_default()
-}
-
 /// The trainable parameters of the forward graph, in graph order, each once.
 fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
     let graph = &model.graph;
@@ -146,7 +133,7 @@ fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
     let users = graph.users();
     for (id, node) in graph.live_nodes() {
         if let Some(layer) = layers.iter().find(|l| l.node == id) {
-            let name = node_label(model, id);
+            let name = model.graph.node_label(id);
             add(layer.weight, layer.dequantize, Some(name.clone()), false);
             if options.train_bias {
                 let bias = match node.op {
