@@ -12,7 +12,7 @@ use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut
 /// Work, in elements touched by a plain elementwise loop, below which a
 /// kernel stays on the calling thread (tens of microseconds: about what a
 /// round trip through the pool costs on a busy machine).
-pub(crate) const PARALLEL_WORK: usize = 1 << 16;
+pub(crate) const PARALLEL_WORK: usize = 1 << 18;
 
 /// Multiply-adds of a vectorised product that cost about one unit of
 /// [`PARALLEL_WORK`].
