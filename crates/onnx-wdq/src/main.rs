@@ -233,7 +233,11 @@ fn compare(args: Box<CompareArgs>) -> Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         written.push(name);
     }
-    emit(&format!("wrote {} in {}\n", written.join(", "), args.out.display()));
+    emit(&format!(
+        "wrote {} in {}\n",
+        written.join(", "),
+        args.out.display()
+    ));
     Ok(())
 }
 
