@@ -196,7 +196,7 @@ impl QuantizeReport {
     /// The human summary.
     pub fn render(&self) -> String {
         let mut s = format!(
-            "{} on validation: fp32 {:.2}%, all {}-bit {:.2}%, written model {:.2}% (loss {:.2} points vs {}; threshold {:.2})\n",
+            "{} on validation: original model {:.2}%, all {}-bit {:.2}%, written model {:.2}% (loss {:.2} points vs {}; threshold {:.2})\n",
             self.metric,
             self.fp32_accuracy,
             self.high_bits,
@@ -204,7 +204,7 @@ impl QuantizeReport {
             self.final_accuracy,
             self.final_loss,
             match self.reference {
-                Reference::Fp32 => "fp32",
+                Reference::Fp32 => "the original model",
                 Reference::High => "all high bits",
             },
             self.threshold
