@@ -260,6 +260,17 @@ fn selection_strategies_are_honoured() {
 }
 
 #[test]
+fn an_exhausted_time_budget_keeps_the_best_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, model, report) = quantize(dir.path(), "budget", &["--time-budget", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(model.exists());
+    assert_eq!(report["stopped_by_time_budget"], true);
+    assert_eq!(report["low_bit_layers"], 0, "nothing was evaluated, so nothing went to low bits");
+    assert!(stdout(&out).contains("time budget ran out"));
+}
+
+#[test]
 fn analyze_ranks_layers_and_writes_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("drift.json");
