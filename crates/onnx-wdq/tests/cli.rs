@@ -266,7 +266,10 @@ fn an_exhausted_time_budget_keeps_the_best_found() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(model.exists());
     assert_eq!(report["stopped_by_time_budget"], true);
-    assert_eq!(report["low_bit_layers"], 0, "nothing was evaluated, so nothing went to low bits");
+    assert_eq!(
+        report["low_bit_layers"], 0,
+        "nothing was evaluated, so nothing went to low bits"
+    );
     assert!(stdout(&out).contains("time budget ran out"));
 }
 
