@@ -8,58 +8,11 @@
 //! parallel; within a plane outputs are visited in order.
 
 use super::expect_shape;
-use super::geometry::{self, Window, WindowAttrs};
+use crate::nn::pool::{axis_taps, window};
 use crate::nn::{array, contiguous, f32_input, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::PoolAttrs;
-
-/// Valid input taps and the padded-window tap count, per output index.
-struct AxisTaps {
-    taps: Vec<Vec<usize>>,
-    padded: Vec<usize>,
-}
-
-fn axis_taps(w: &Window, axis: usize) -> AxisTaps {
-    let (k, s, d) = (w.kernel[axis], w.stride[axis], w.dilation[axis]);
-    let limit = w.input[axis] + w.pad_begin[axis] + w.pad_end[axis];
-    let mut taps = Vec::with_capacity(w.output[axis]);
-    let mut padded = Vec::with_capacity(w.output[axis]);
-    for o in 0..w.output[axis] {
-        taps.push((0..k).filter_map(|j| w.source(axis, o, j)).collect());
-        padded.push((0..k).filter(|&j| o * s + j * d < limit).count());
-    }
-    AxisTaps { taps, padded }
-}
-
-fn window(attrs: &PoolAttrs, shape: &[usize]) -> Result<Window, KernelError> {
-    if shape.len() < 3 {
-        return Err(KernelError::Shape(format!(
-            "pool input {shape:?} needs rank >= 3"
-        )));
-    }
-    let rank = shape.len() - 2;
-    let kernel = match &attrs.kernel_shape {
-        Some(k) => geometry::kernel_shape(k, rank)?,
-        None => {
-            return Err(KernelError::Attribute {
-                name: "kernel_shape",
-                why: "is required".into(),
-            })
-        }
-    };
-    geometry::resolve(
-        &shape[2..],
-        WindowAttrs {
-            auto_pad: attrs.auto_pad.as_deref(),
-            kernel: &kernel,
-            strides: attrs.strides.as_deref(),
-            dilations: attrs.dilations.as_deref(),
-            pads: attrs.pads.as_deref(),
-            ceil_mode: attrs.ceil_mode.unwrap_or(0) != 0,
-        },
-    )
-}
 
 /// MaxPoolGrad (`max`) or AveragePoolGrad: inputs `(dY, X)`, output `dX`.
 pub(super) fn pool_grad(

@@ -22,7 +22,7 @@ pub(crate) mod im2col;
 mod matmul;
 mod norm;
 mod parallel;
-mod pool;
+pub(crate) mod pool;
 pub(crate) mod sgemm;
 mod softmax;
 

@@ -22,12 +22,13 @@ pub(crate) enum PoolKind {
 }
 
 /// Valid input taps and the padded-window tap count, per output index.
-struct AxisTaps {
-    taps: Vec<Vec<usize>>,
-    padded: Vec<usize>,
+pub(crate) struct AxisTaps {
+    pub(crate) taps: Vec<Vec<usize>>,
+    pub(crate) padded: Vec<usize>,
 }
 
-fn axis_taps(w: &Window, axis: usize) -> AxisTaps {
+/// The taps of spatial axis `axis` of `w` (shared with the backward kernels).
+pub(crate) fn axis_taps(w: &Window, axis: usize) -> AxisTaps {
     let (k, s, d) = (w.kernel[axis], w.stride[axis], w.dilation[axis]);
     let limit = w.input[axis] + w.pad_begin[axis] + w.pad_end[axis];
     let mut taps = Vec::with_capacity(w.output[axis]);
@@ -39,14 +40,9 @@ fn axis_taps(w: &Window, axis: usize) -> AxisTaps {
     AxisTaps { taps, padded }
 }
 
-/// MaxPool or AveragePool.
-pub(super) fn pool(
-    attrs: &PoolAttrs,
-    inputs: &[Option<&TensorValue>],
-    kind: PoolKind,
-) -> KernelResult {
-    let x = f32_input(inputs, 0)?;
-    let shape = x.shape();
+/// The pooling window of `attrs` over an input of `shape` (`[N, C, ...]`),
+/// shared with the backward kernels.
+pub(crate) fn window(attrs: &PoolAttrs, shape: &[usize]) -> Result<Window, KernelError> {
     if shape.len() < 3 {
         return Err(KernelError::Shape(format!(
             "pool input {shape:?} needs rank >= 3"
@@ -62,7 +58,7 @@ pub(super) fn pool(
             })
         }
     };
-    let win = geometry::resolve(
+    geometry::resolve(
         &shape[2..],
         WindowAttrs {
             auto_pad: attrs.auto_pad.as_deref(),
@@ -72,7 +68,18 @@ pub(super) fn pool(
             pads: attrs.pads.as_deref(),
             ceil_mode: attrs.ceil_mode.unwrap_or(0) != 0,
         },
-    )?;
+    )
+}
+
+/// MaxPool or AveragePool.
+pub(super) fn pool(
+    attrs: &PoolAttrs,
+    inputs: &[Option<&TensorValue>],
+    kind: PoolKind,
+) -> KernelResult {
+    let x = f32_input(inputs, 0)?;
+    let shape = x.shape();
+    let win = window(attrs, shape)?;
     let include_pad = attrs.count_include_pad.unwrap_or(0) != 0;
     let axes = [axis_taps(&win, 0), axis_taps(&win, 1), axis_taps(&win, 2)];
     let (in_plane, out_plane) = (win.input_len(), win.output_len());
