@@ -1,26 +1,18 @@
 //! Pad, reductions, comparisons, Where, Not and Cast on spec examples.
 
+use crate::common::{data as values, f32s, i64s};
 use ndarray::{ArrayD, IxDyn};
 use wdq_exec::tensor_ops::run;
 use wdq_exec::{KernelContext, KernelError, TensorValue};
 use wdq_ir::op::*;
 use wdq_ir::Op;
 
-fn f32s(shape: &[usize], v: Vec<f32>) -> TensorValue {
-    TensorValue::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
-fn i64s(shape: &[usize], v: Vec<i64>) -> TensorValue {
-    TensorValue::I64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
 fn bools(shape: &[usize], v: Vec<bool>) -> TensorValue {
     TensorValue::Bool(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
 }
 fn exec(op: &Op, opset: i64, inputs: &[Option<&TensorValue>]) -> Result<TensorValue, KernelError> {
     let mut out = run(op, KernelContext { opset }, inputs)?;
     Ok(out.remove(0).unwrap())
-}
-fn values(v: &TensorValue) -> Vec<f32> {
-    v.as_f32().unwrap().iter().copied().collect()
 }
 fn pad(mode: &str, x: &TensorValue, pads: Vec<i64>) -> Result<TensorValue, KernelError> {
     let op = Op::Pad(PadAttrs {

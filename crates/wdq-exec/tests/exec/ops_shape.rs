@@ -1,40 +1,12 @@
 //! Shape kernels on spec examples: Flatten, Reshape, Squeeze, Unsqueeze,
 //! Shape, ConstantOfShape, Expand, Tile, Range, Constant, Identity, Dropout.
 
+use crate::common::{data as values, f32s, i64s, iota, one, run_all as exec};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
-use wdq_exec::tensor_ops::run;
-use wdq_exec::{KernelContext, KernelError, TensorValue};
+use wdq_exec::TensorValue;
 use wdq_ir::op::*;
 use wdq_ir::{Op, Tensor};
-
-fn f32s(shape: &[usize], v: Vec<f32>) -> TensorValue {
-    TensorValue::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
-fn i64s(shape: &[usize], v: Vec<i64>) -> TensorValue {
-    TensorValue::I64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
-fn iota(shape: &[usize]) -> TensorValue {
-    let n: usize = shape.iter().product();
-    f32s(shape, (0..n).map(|i| i as f32).collect())
-}
-fn exec(
-    op: Op,
-    opset: i64,
-    inputs: &[Option<&TensorValue>],
-) -> Result<Vec<TensorValue>, KernelError> {
-    Ok(run(&op, KernelContext { opset }, inputs)?
-        .into_iter()
-        .flatten()
-        .collect())
-}
-fn one(op: Op, opset: i64, inputs: &[&TensorValue]) -> TensorValue {
-    let ins: Vec<_> = inputs.iter().map(|v| Some(*v)).collect();
-    exec(op, opset, &ins).unwrap().remove(0)
-}
-fn values(v: &TensorValue) -> Vec<f32> {
-    v.as_f32().unwrap().iter().copied().collect()
-}
 
 #[test]
 fn flatten_axes() {

@@ -1,9 +1,7 @@
 //! Plan: scheduling, constants, defaults, kept values and error reporting,
 //! on a small hand-built model of compute ops.
 
-mod nn_common;
-
-use nn_common::{data, f32s, i64s, run1, Lcg};
+use crate::common::{data, f32s, i64s, run1, Lcg};
 use wdq_exec::plan::Plan;
 use wdq_exec::{ExecError, KernelError, TensorValue};
 use wdq_ir::op::{ConstantAttrs, ConvAttrs, PoolAttrs};

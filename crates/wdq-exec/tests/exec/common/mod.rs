@@ -1,9 +1,9 @@
-//! Helpers shared by the `nn_*` test binaries: a tiny LCG, tensor builders,
+//! Helpers shared by the test modules: a tiny LCG, tensor builders,
 //! N-d index iteration and comparison.
 #![allow(dead_code)]
 
 use ndarray::{ArrayD, IxDyn};
-use wdq_exec::{KernelContext, TensorValue};
+use wdq_exec::{KernelContext, KernelError, TensorValue};
 use wdq_ir::Op;
 
 /// A fixed-seed linear congruential generator (no rand dependency).
@@ -88,4 +88,28 @@ pub fn indices(shape: &[usize]) -> Vec<Vec<usize>> {
 /// Flat offset of `idx` under `shape`.
 pub fn offset(idx: &[usize], shape: &[usize]) -> usize {
     idx.iter().zip(strides(shape)).map(|(i, s)| i * s).sum()
+}
+
+/// An f32 tensor holding 0, 1, 2, ... in storage order.
+pub fn iota(shape: &[usize]) -> TensorValue {
+    let n: usize = shape.iter().product();
+    f32s(shape, (0..n).map(|i| i as f32).collect())
+}
+
+/// Runs `op` and returns every output it produced.
+pub fn run_all(
+    op: Op,
+    opset: i64,
+    inputs: &[Option<&TensorValue>],
+) -> Result<Vec<TensorValue>, KernelError> {
+    Ok(wdq_exec::run_op(&op, KernelContext { opset }, inputs)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// Runs `op` on present inputs and returns output 0.
+pub fn one(op: Op, opset: i64, inputs: &[&TensorValue]) -> TensorValue {
+    let ins: Vec<_> = inputs.iter().map(|v| Some(*v)).collect();
+    run_all(op, opset, &ins).unwrap().remove(0)
 }

@@ -1,39 +1,12 @@
 //! Data-movement kernels on spec examples: Transpose, Concat, Split, Slice
 //! (clamping, negative steps, opset 9 attributes) and Gather.
 
+use crate::common::{data as values, f32s, i64s, iota, one, run_all as exec};
 use ndarray::{ArrayD, IxDyn};
 use wdq_exec::tensor_ops::{run, run_with_outputs};
 use wdq_exec::{KernelContext, KernelError, TensorValue};
 use wdq_ir::op::*;
 use wdq_ir::Op;
-
-fn f32s(shape: &[usize], v: Vec<f32>) -> TensorValue {
-    TensorValue::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
-fn i64s(shape: &[usize], v: Vec<i64>) -> TensorValue {
-    TensorValue::I64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
-fn iota(shape: &[usize]) -> TensorValue {
-    let n: usize = shape.iter().product();
-    f32s(shape, (0..n).map(|i| i as f32).collect())
-}
-fn exec(
-    op: Op,
-    opset: i64,
-    inputs: &[Option<&TensorValue>],
-) -> Result<Vec<TensorValue>, KernelError> {
-    Ok(run(&op, KernelContext { opset }, inputs)?
-        .into_iter()
-        .flatten()
-        .collect())
-}
-fn one(op: Op, opset: i64, inputs: &[&TensorValue]) -> TensorValue {
-    let ins: Vec<_> = inputs.iter().map(|v| Some(*v)).collect();
-    exec(op, opset, &ins).unwrap().remove(0)
-}
-fn values(v: &TensorValue) -> Vec<f32> {
-    v.as_f32().unwrap().iter().copied().collect()
-}
 
 #[test]
 fn transpose_and_concat() {

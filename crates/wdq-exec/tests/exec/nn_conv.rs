@@ -1,9 +1,7 @@
 //! Conv, ConvTranspose and pooling kernels against naive direct loops on
 //! randomized shapes (fixed seed), plus thread-count determinism.
 
-mod nn_common;
-
-use nn_common::{assert_close, data, f32s, indices, offset, run1, Lcg};
+use crate::common::{assert_close, data, f32s, indices, offset, run1, Lcg};
 use wdq_exec::TensorValue;
 use wdq_ir::op::{ConvAttrs, PoolAttrs};
 use wdq_ir::Op;

@@ -2,9 +2,7 @@
 //! measured, never asserted); run with
 //! `cargo test --release -p wdq-exec --test nn_speed -- --ignored --nocapture`.
 
-mod nn_common;
-
-use nn_common::{run1, Lcg};
+use crate::common::{run1, Lcg};
 use std::time::Instant;
 use wdq_ir::op::{ConvAttrs, GemmAttrs};
 use wdq_ir::Op;

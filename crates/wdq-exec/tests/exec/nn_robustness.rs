@@ -2,9 +2,7 @@
 //! of empty, scalar, high-rank and mismatched tensors and odd attributes;
 //! each call must return (an error or a value), not unwind.
 
-mod nn_common;
-
-use nn_common::{i64s, Lcg};
+use crate::common::{i64s, Lcg};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use wdq_exec::{run_op, KernelContext, TensorValue};
 use wdq_ir::op::{

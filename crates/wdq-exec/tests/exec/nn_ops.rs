@@ -1,9 +1,7 @@
 //! Matrix products, broadcasting arithmetic, activations, softmax and
 //! normalisation kernels against naive references and hand-computed values.
 
-mod nn_common;
-
-use nn_common::{assert_close, data, f32s, i64s, indices, offset, run1, strides, Lcg};
+use crate::common::{assert_close, data, f32s, i64s, indices, offset, run1, strides, Lcg};
 use wdq_exec::{KernelContext, TensorValue};
 use wdq_ir::op::{ActivationAttrs, BatchNormAttrs, ClipAttrs, GemmAttrs, LayerNormAttrs};
 use wdq_ir::Op;

@@ -1,24 +1,15 @@
 //! Resize on the ONNX spec examples: nearest (every rounding mode), linear
 //! and cubic, each coordinate transformation mode, scales or sizes, opset 10.
 
-use ndarray::{ArrayD, IxDyn};
+use crate::common::{data as values, f32s, i64s};
 use wdq_exec::tensor_ops::run;
 use wdq_exec::{KernelContext, KernelError, TensorValue};
 use wdq_ir::op::ResizeAttrs;
 use wdq_ir::Op;
 
-fn f32s(shape: &[usize], v: Vec<f32>) -> TensorValue {
-    TensorValue::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
-fn i64s(shape: &[usize], v: Vec<i64>) -> TensorValue {
-    TensorValue::I64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
-}
 fn exec(op: &Op, opset: i64, inputs: &[Option<&TensorValue>]) -> Result<TensorValue, KernelError> {
     let mut out = run(op, KernelContext { opset }, inputs)?;
     Ok(out.remove(0).unwrap())
-}
-fn values(v: &TensorValue) -> Vec<f32> {
-    v.as_f32().unwrap().iter().copied().collect()
 }
 fn close(got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
