@@ -6,7 +6,8 @@ use crate::inspect::table;
 use serde::Serialize;
 use wdq_ir::Model;
 use wdq_train::{
-    fine_tune, over_cycles, Statistic, TrainData, TrainError, TrainObserver, TrainOptions,
+    fine_tune, over_cycles, LabelFree, Statistic, TrainData, TrainError, TrainObserver,
+    TrainOptions,
 };
 
 /// One layer in drift order.
@@ -78,11 +79,11 @@ pub fn analyze(
         l.rank = i + 1;
     }
     let mut warnings = Vec::new();
-    if data.labels.is_none() {
+    if data.labels.is_none() && options.label_free == LabelFree::Distill {
         warnings.push(
-            "no labels: the model was fine-tuned towards its own outputs, where its gradients start at \
-             zero, so the drift mostly reflects rounding and the order is weakly informative; labelled \
-             training data gives the method's order"
+            "no labels and --label-free distill: the model was fine-tuned towards its own outputs, where \
+             its gradients start at zero, so the drift mostly reflects rounding and the order is weakly \
+             informative; the default (auto) loss gives the labelled order"
                 .to_string(),
         );
     }

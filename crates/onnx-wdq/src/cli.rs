@@ -11,9 +11,11 @@ use std::path::PathBuf;
 /// go to --low-bits within --threshold on validation data, and writes a QDQ
 /// model.
 ///
-/// Exit codes: 0 success; 1 an error (bad input file, unsupported op, I/O);
-/// 2 bad command-line usage; 3 no candidate met the threshold (the model
-/// written has every layer at --high-bits).
+/// Exit codes: 0 success; 1 an error (bad input file, unsupported op, I/O,
+/// a failing --eval-command); 2 bad command-line usage; 3 no candidate met
+/// the threshold (the model written has every layer at --high-bits), or a
+/// direct --select count:N / threshold:S missed a --threshold given with it
+/// (the model written is the one asked for).
 #[derive(Debug, Parser)]
 #[command(name = "onnx-wdq", version, about, long_about = None)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -111,6 +113,11 @@ pub struct TrainArgs {
     /// Also train BatchNormalization scale and bias (statistics stay frozen).
     #[arg(long)]
     pub train_batchnorm_affine: bool,
+    /// The loss without labels: auto (pseudo-labels for a classifier output
+    /// [N, C], input-noise otherwise), pseudo-labels, input-noise[:SIGMA],
+    /// target-noise[:SIGMA] or distill (gradients start at zero).
+    #[arg(long, default_value = "auto", value_name = "LOSS")]
+    pub label_free: String,
     /// Write every cycle's trained tensors to DIR/cycle_K.npz.
     #[arg(long, value_name = "DIR")]
     pub save_snapshots: Option<PathBuf>,
@@ -153,16 +160,30 @@ pub struct DataArgs {
 /// `compare`).
 #[derive(Debug, Args)]
 pub struct CandidateArgs {
-    /// Largest accepted accuracy loss, in percentage points.
-    #[arg(long, default_value_t = 1.0)]
-    pub threshold: f64,
+    /// The threshold, in the metric's unit: the largest loss in points for
+    /// top1/agreement/top5-agreement (default 1) and for --eval-command
+    /// (in its score's unit; required); the least SQNR in dB (default 20),
+    /// the least cosine (0.995), the largest rel-l2 (0.1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub threshold: Option<f64>,
+    /// Accept a candidate only when the pessimistic end of its 95% interval
+    /// (the loss's upper bound) is within the threshold.
+    #[arg(long)]
+    pub guard: bool,
     /// What the loss is measured against.
     #[arg(long, default_value = "fp32", value_parser = ["fp32", "high"])]
     pub reference: String,
-    /// top1 (needs labels) or agreement (top-1 agreement with the reference
-    /// model); default: top1 when the validation data has labels.
-    #[arg(long, value_parser = ["top1", "agreement"])]
+    /// top1 (needs labels), agreement or top5-agreement (with the original
+    /// model's top-1), or output fidelity against the reference's outputs:
+    /// sqnr (dB), rel-l2, cosine. Default: top1 with labels and agreement
+    /// without for a classifier output ([N, C] or [N, C, 1, 1], C > 1),
+    /// sqnr otherwise.
+    #[arg(long, value_parser = ["top1", "agreement", "top5-agreement", "sqnr", "rel-l2", "cosine"])]
     pub metric: Option<String>,
+    /// The model output(s) the metric reads (default: the first); repeat or
+    /// separate with commas to combine several.
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub metric_output: Vec<String>,
     /// Bit width of the selected layers.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(2..=8))]
     pub low_bits: u8,
@@ -227,6 +248,18 @@ pub struct QuantizeArgs {
     /// Stop the search after this many seconds and keep the best found.
     #[arg(long, value_name = "SECONDS")]
     pub time_budget: Option<f64>,
+    /// Score each candidate with this shell command instead of --metric:
+    /// {model} is replaced by the candidate's path; the command prints one
+    /// number, or JSON with a "score" field. --threshold is then a loss in
+    /// its unit.
+    #[arg(long, value_name = "CMD")]
+    pub eval_command: Option<String>,
+    /// With --eval-command: higher scores are better (the default).
+    #[arg(long, requires = "eval_command", conflicts_with = "lower_is_better")]
+    pub higher_is_better: bool,
+    /// With --eval-command: lower scores are better (an error rate, a loss).
+    #[arg(long, requires = "eval_command")]
+    pub lower_is_better: bool,
 }
 
 /// `compare`'s arguments.

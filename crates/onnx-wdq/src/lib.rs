@@ -6,6 +6,7 @@ pub mod analyze;
 pub mod calibrate;
 pub mod compare;
 pub mod data;
+pub mod eval_command;
 pub mod evaluate;
 pub mod files;
 pub mod inspect;

@@ -197,7 +197,7 @@ fn load_data(model: &wdq_ir::Model, args: &DataArgs, seed: u64) -> Result<(Datas
 fn compare(args: Box<CompareArgs>) -> Result<()> {
     let model = load(&args.model)?;
     let (train, val) = load_data(&model, &args.data, args.train.seed)?;
-    let options = options::compare_options(&args, val.labels.is_some())?;
+    let options = options::compare_options(&args)?;
     if args.train.save_snapshots.is_some() && !options.criteria.iter().any(|c| c.needs_training()) {
         anyhow::bail!(
             "--save-snapshots needs a drift criterion: without one nothing is fine-tuned"
@@ -247,11 +247,21 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     };
     let model = load(model_path)?;
     let (train, val) = load_data(&model, &args.data, args.train_args.seed)?;
-    let options = options::quantize_options(&args, val.labels.is_some())?;
+    let options = options::quantize_options(&args)?;
+    let mut command = match &args.eval_command {
+        Some(cmd) => Some(onnx_wdq::eval_command::CommandEvaluator::new(
+            cmd,
+            !args.lower_is_better,
+        )?),
+        None => None,
+    };
     let mut progress =
         progress::TrainProgress::new(options.train.cycles, args.train_args.save_snapshots.clone())?;
+    let custom = command
+        .as_mut()
+        .map(|c| c as &mut dyn onnx_wdq::quantize::Evaluator);
     let (quantized, mut report) =
-        onnx_wdq::quantize::quantize(&model, &train, &val, &options, &mut progress)
+        onnx_wdq::quantize::quantize_with(&model, &train, &val, &options, &mut progress, custom)
             .with_context(|| format!("quantizing {}", model_path.display()))?;
     progress.finish();
     let clock = std::time::Instant::now();

@@ -12,11 +12,17 @@ use wdq_lower::{
 use wdq_plan::Selection;
 use wdq_quant::calibrate::CalibrationMethod;
 use wdq_quant::{QuantSpec, ScaleMode};
-use wdq_train::{Statistic, TrainOptions};
+use wdq_train::{LabelFree, Statistic, TrainOptions};
 
 /// Fine-tuning options and the ranking statistic.
 pub fn train_options(args: &TrainArgs) -> Result<(TrainOptions, Statistic)> {
     let statistic = Statistic::parse(&args.statistic).context("unknown --statistic")?;
+    let label_free = LabelFree::parse(&args.label_free).with_context(|| {
+        format!(
+            "--label-free must be auto, pseudo-labels, input-noise[:SIGMA], target-noise[:SIGMA] or distill (SIGMA > 0), not `{}`",
+            args.label_free
+        )
+    })?;
     let options = TrainOptions {
         cycles: args.cycles as usize,
         steps_per_cycle: args.steps_per_cycle.map(|n| n as usize),
@@ -27,6 +33,7 @@ pub fn train_options(args: &TrainArgs) -> Result<(TrainOptions, Statistic)> {
         seed: args.seed,
         include_bias: args.include_bias,
         train_batchnorm_affine: args.train_batchnorm_affine,
+        label_free,
     };
     Ok((options, statistic))
 }
@@ -89,13 +96,16 @@ pub fn calibration(
 }
 
 /// Every option of the main command except the data.
-pub fn quantize_options(args: &QuantizeArgs, labelled: bool) -> Result<QuantizeOptions> {
+pub fn quantize_options(args: &QuantizeArgs) -> Result<QuantizeOptions> {
     let time_budget = match args.time_budget {
         Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => bail!("--time-budget must be a non-negative number of seconds, not {s}"),
         None => None,
     };
-    let mut options = candidate_options(&args.train_args, &args.candidate, labelled)?;
+    let mut options = candidate_options(&args.train_args, &args.candidate)?;
+    if args.eval_command.is_some() && args.candidate.metric.is_some() {
+        bail!("--metric and --eval-command exclude each other: the command's score judges the candidates");
+    }
     options.selection = selection(&args.select, args.min_candidates)?;
     options.skip_smallest = args.skip_smallest;
     options.time_budget = time_budget;
@@ -103,9 +113,9 @@ pub fn quantize_options(args: &QuantizeArgs, labelled: bool) -> Result<QuantizeO
 }
 
 /// Every option of `compare` except the data and the output folder.
-pub fn compare_options(args: &CompareArgs, labelled: bool) -> Result<CompareOptions> {
+pub fn compare_options(args: &CompareArgs) -> Result<CompareOptions> {
     Ok(CompareOptions {
-        quantize: candidate_options(&args.train, &args.candidate, labelled)?,
+        quantize: candidate_options(&args.train, &args.candidate)?,
         criteria: Criterion::parse_list(&args.criteria)?,
         stride: args.stride as usize,
         random_orders: args.random_orders as usize,
@@ -115,11 +125,7 @@ pub fn compare_options(args: &CompareArgs, labelled: bool) -> Result<CompareOpti
 
 /// Training, lowering and measurement options; the search settings are the
 /// main command's defaults (bisect, no skip, no time budget).
-fn candidate_options(
-    train_args: &TrainArgs,
-    args: &CandidateArgs,
-    labelled: bool,
-) -> Result<QuantizeOptions> {
+fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs) -> Result<QuantizeOptions> {
     let (train, statistic) = train_options(train_args)?;
     let scale = if args.scale == "pow2" {
         ScaleKind::PowerOfTwo
@@ -151,16 +157,20 @@ fn candidate_options(
         },
     };
     let metric = match args.metric.as_deref() {
-        Some("top1") => Metric::Top1,
-        Some(_) => Metric::Agreement,
-        None if labelled => Metric::Top1,
-        None => Metric::Agreement,
+        Some(name) => {
+            Some(Metric::parse(name).with_context(|| format!("unknown --metric {name}"))?)
+        }
+        None => None,
     };
+    if let Some(t) = args.threshold.filter(|t| !t.is_finite()) {
+        bail!("--threshold must be a finite number, not {t}");
+    }
     Ok(QuantizeOptions {
         train,
         statistic,
         selection: Selection::Bisect,
         threshold: args.threshold,
+        guard: args.guard,
         skip_smallest: false,
         time_budget: None,
         reference: if args.reference == "high" {
@@ -169,6 +179,7 @@ fn candidate_options(
             Reference::Fp32
         },
         metric,
+        metric_outputs: args.metric_output.clone(),
         low_bits: args.low_bits,
         high_bits: args.high_bits,
         lower,

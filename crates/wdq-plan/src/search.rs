@@ -2,8 +2,13 @@
 //! order) that go to low bits.
 //!
 //! Every strategy only proposes prefix lengths and records each evaluation;
-//! the loss of a candidate is `reference - accuracy` in percentage points.
+//! a [`Goal`] says when a candidate's score is acceptable: a loss against
+//! the reference within the threshold (accuracy metrics, a user's score),
+//! or the score itself at least / at most the threshold (output fidelity).
+//! With `guard`, the pessimistic end of the score's 95% interval must be
+//! acceptable, not only the score.
 
+use crate::stats::Interval;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -24,12 +29,88 @@ pub enum Selection {
     Threshold { max_statistic: f64 },
 }
 
+/// What makes a score acceptable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Goal {
+    /// The loss `reference - score` (or `score - reference` when lower is
+    /// better) is at most the threshold.
+    #[default]
+    Loss,
+    /// Lower scores are better; the loss is `score - reference`.
+    LossLowerIsBetter,
+    /// The score is at least the threshold.
+    AtLeast,
+    /// The score is at most the threshold.
+    AtMost,
+}
+
+impl Goal {
+    /// The loss of `score`, for loss goals.
+    pub fn loss(self, reference: f64, score: f64) -> Option<f64> {
+        match self {
+            Goal::Loss => Some(reference - score),
+            Goal::LossLowerIsBetter => Some(score - reference),
+            Goal::AtLeast | Goal::AtMost => None,
+        }
+    }
+
+    /// A figure that grows as the score gets worse.
+    fn badness(self, score: f64) -> f64 {
+        match self {
+            Goal::Loss | Goal::AtLeast => -score,
+            Goal::LossLowerIsBetter | Goal::AtMost => score,
+        }
+    }
+
+    /// Whether `score` is acceptable under `threshold`. Scores that are
+    /// percentages of sample counts are compared with a little slack for
+    /// the rounding of their difference (97.7 - 96.7 > 1.0 in f64).
+    pub fn accepts(self, reference: f64, threshold: f64, score: f64) -> bool {
+        match self {
+            Goal::Loss | Goal::LossLowerIsBetter => self
+                .loss(reference, score)
+                .is_some_and(|l| l <= threshold + 1e-9),
+            Goal::AtLeast => score >= threshold - 1e-9,
+            Goal::AtMost => score <= threshold + 1e-9,
+        }
+    }
+
+    /// The end of `interval` that is worst for this goal.
+    pub fn pessimistic(self, interval: Interval) -> f64 {
+        match self {
+            Goal::Loss | Goal::AtLeast => interval.low,
+            Goal::LossLowerIsBetter | Goal::AtMost => interval.high,
+        }
+    }
+}
+
+/// A measured score, with its 95% interval when the evaluator knows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measure {
+    pub score: f64,
+    pub interval: Option<Interval>,
+}
+
+impl From<f64> for Measure {
+    fn from(score: f64) -> Measure {
+        Measure {
+            score,
+            interval: None,
+        }
+    }
+}
+
 /// Search settings.
 #[derive(Clone, Copy, Debug)]
 pub struct SearchOptions {
     pub selection: Selection,
-    /// Largest accepted accuracy loss, in percentage points.
+    /// The threshold of `goal`, in the metric's unit.
     pub threshold: f64,
+    pub goal: Goal,
+    /// Accept a candidate only when the pessimistic end of its score's 95%
+    /// interval is acceptable.
+    pub guard: bool,
     /// Never select the layer with the smallest statistic.
     pub skip_smallest: bool,
     /// Stop proposing candidates after this much time; keep the best found.
@@ -41,10 +122,14 @@ pub struct SearchOptions {
 pub struct Candidate {
     /// Number of leading layers (of the eligible order) at low bits.
     pub low_bit_layers: usize,
-    /// Top-1 (or the metric) in percent.
+    /// The score, in the metric's unit (top-1 and agreement in percent).
     pub accuracy: f64,
-    /// reference - accuracy, in percentage points.
-    pub loss: f64,
+    /// The loss against the reference, for loss goals.
+    pub loss: Option<f64>,
+    /// The 95% interval of the score, when the evaluator gave one.
+    pub interval: Option<Interval>,
+    /// Whether the score is acceptable (with `guard`: its interval's
+    /// pessimistic end).
     pub within_threshold: bool,
     pub seconds: f64,
 }
@@ -68,17 +153,17 @@ pub struct SearchOutcome {
 
 /// Runs the search over `order` (layer indices, best candidate first) with
 /// per-layer `scores` (used by `Selection::Threshold`). `evaluate(m)`
-/// returns the accuracy (percent) with the first m eligible layers at low
-/// bits; `reference` is the accuracy losses are measured against.
+/// returns the score with the first m eligible layers at low bits;
+/// `reference` is the score losses are measured against.
 ///
 /// # Errors
 /// Whatever `evaluate` returns.
-pub fn search<E>(
+pub fn search<E, M: Into<Measure>>(
     order: &[usize],
     scores: &[f64],
     reference: f64,
     options: &SearchOptions,
-    evaluate: &mut dyn FnMut(usize) -> Result<f64, E>,
+    evaluate: &mut dyn FnMut(usize) -> Result<M, E>,
 ) -> Result<SearchOutcome, E> {
     let eligible: Vec<usize> = order
         .iter()
@@ -90,7 +175,7 @@ pub fn search<E>(
     let mut run = Runner {
         evaluate,
         reference,
-        threshold: options.threshold,
+        options,
         candidates: Vec::new(),
     };
     let out_of_time = |s: &Instant| options.time_budget.is_some_and(|b| s.elapsed() >= b);
@@ -153,7 +238,7 @@ pub fn search<E>(
     };
     Ok(SearchOutcome {
         low_bit: eligible[..chosen].to_vec(),
-        non_monotonic: non_monotonic(&run.candidates),
+        non_monotonic: non_monotonic(&run.candidates, options.goal),
         eligible,
         candidates: run.candidates,
         met_threshold,
@@ -161,28 +246,31 @@ pub fn search<E>(
     })
 }
 
-struct Runner<'a, E> {
-    evaluate: &'a mut dyn FnMut(usize) -> Result<f64, E>,
+struct Runner<'a, E, M> {
+    evaluate: &'a mut dyn FnMut(usize) -> Result<M, E>,
     reference: f64,
-    threshold: f64,
+    options: &'a SearchOptions,
     candidates: Vec<Candidate>,
 }
 
-impl<E> Runner<'_, E> {
+impl<E, M: Into<Measure>> Runner<'_, E, M> {
     fn measure(&mut self, m: usize) -> Result<&Candidate, E> {
         if let Some(i) = self.candidates.iter().position(|c| c.low_bit_layers == m) {
             return Ok(&self.candidates[i]);
         }
         let started = Instant::now();
-        let accuracy = (self.evaluate)(m)?;
-        let loss = self.reference - accuracy;
+        let measure: Measure = (self.evaluate)(m)?.into();
+        let goal = self.options.goal;
+        let judged = match (self.options.guard, measure.interval) {
+            (true, Some(interval)) => goal.pessimistic(interval),
+            _ => measure.score,
+        };
         self.candidates.push(Candidate {
             low_bit_layers: m,
-            accuracy,
-            loss,
-            // Accuracies are percentages of sample counts: allow for the
-            // rounding of their difference (97.7 - 96.7 > 1.0 in f64).
-            within_threshold: loss <= self.threshold + 1e-9,
+            accuracy: measure.score,
+            loss: goal.loss(self.reference, measure.score),
+            interval: measure.interval,
+            within_threshold: goal.accepts(self.reference, self.options.threshold, judged),
             seconds: started.elapsed().as_secs_f64(),
         });
         Ok(self.candidates.last().expect("just pushed"))
@@ -208,14 +296,15 @@ impl<E> Runner<'_, E> {
     }
 }
 
-fn non_monotonic(candidates: &[Candidate]) -> Option<String> {
+fn non_monotonic(candidates: &[Candidate], goal: Goal) -> Option<String> {
     let mut sorted: Vec<&Candidate> = candidates.iter().collect();
     sorted.sort_by_key(|c| c.low_bit_layers);
+    let bad = |c: &Candidate| goal.badness(c.accuracy);
     for (i, small) in sorted.iter().enumerate() {
-        if let Some(large) = sorted[i + 1..].iter().find(|l| l.loss < small.loss) {
+        if let Some(large) = sorted[i + 1..].iter().find(|l| bad(l) < bad(small)) {
             return Some(format!(
-                "{} low-bit layers lost {:.3} points but {} lost only {:.3}: the loss did not grow with the prefix, so the search may have missed a longer prefix",
-                small.low_bit_layers, small.loss, large.low_bit_layers, large.loss
+                "{} low-bit layers scored {:.3} but {} scored {:.3}: the loss did not grow with the prefix, so the search may have missed a longer prefix",
+                small.low_bit_layers, small.accuracy, large.low_bit_layers, large.accuracy
             ));
         }
     }
@@ -230,6 +319,8 @@ mod tests {
         SearchOptions {
             selection,
             threshold: 1.0,
+            goal: Goal::Loss,
+            guard: false,
             skip_smallest: false,
             time_budget: None,
         }
@@ -343,5 +434,36 @@ mod tests {
         .unwrap();
         assert!(out.low_bit.is_empty());
         assert!(out.met_threshold);
+    }
+
+    #[test]
+    fn fidelity_bounds_and_the_guard() {
+        let order: Vec<usize> = (0..10).collect();
+        // SQNR falls 3 dB per low-bit layer from 40 dB; the interval is +-4 dB.
+        let mut sqnr = |m: usize| -> Result<Measure, ()> {
+            let score = 40.0 - 3.0 * m as f64;
+            Ok(Measure {
+                score,
+                interval: Some(Interval {
+                    low: score - 4.0,
+                    high: score + 4.0,
+                }),
+            })
+        };
+        let mut opts = options(Selection::Bisect);
+        opts.goal = Goal::AtLeast;
+        opts.threshold = 25.0;
+        let out = search(&order, &[0.0; 10], f64::NAN, &opts, &mut sqnr).unwrap();
+        assert_eq!(out.low_bit.len(), 5); // 40 - 15 = 25 >= 25 > 22
+        assert!(out.candidates.iter().all(|c| c.loss.is_none()));
+        opts.guard = true;
+        let out = search(&order, &[0.0; 10], f64::NAN, &opts, &mut sqnr).unwrap();
+        assert_eq!(out.low_bit.len(), 3); // 40 - 9 - 4 = 27 >= 25 > 24
+        opts.goal = Goal::AtMost;
+        opts.guard = false;
+        let mut err = |m: usize| -> Result<f64, ()> { Ok(0.01 * m as f64) };
+        opts.threshold = 0.045;
+        let out = search(&order, &[0.0; 10], f64::NAN, &opts, &mut err).unwrap();
+        assert_eq!(out.low_bit.len(), 4);
     }
 }

@@ -4,18 +4,19 @@
 
 use crate::batches::{gather_samples, BatchOrder};
 use crate::drift::CycleDrift;
+use crate::label_free::{self, Teacher};
 use crate::{LayerDrift, TrainError, TrainOptions, TrainReport};
 use ndarray::{arr0, ArrayD};
 use std::collections::HashMap;
 use std::time::Instant;
-use wdq_autodiff::{training_step, DistillKind, Loss, StepOptions, TrainingStep};
+use wdq_autodiff::{training_step, Loss, StepOptions, TrainingStep};
 use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
 use wdq_ir::{Model, ValueDef};
 
 /// Training data: inputs keyed by graph input name with samples on axis 0,
-/// and labels when the data is labelled (otherwise the model distils from
-/// its own original outputs).
+/// and labels when the data is labelled (otherwise the original model is
+/// the teacher: see [`crate::LabelFree`]).
 #[derive(Clone, Copy, Debug)]
 pub struct TrainData<'a> {
     pub inputs: &'a [(String, TensorValue)],
@@ -65,16 +66,24 @@ pub fn fine_tune(
     if data.len == 0 {
         return Err(TrainError::NoData);
     }
-    let forward = Plan::new(model)?;
-    let (loss, targets) = match data.labels {
-        Some(labels) => (
-            Loss::CrossEntropy,
-            TensorValue::I64(ndarray::Array1::from(labels.to_vec()).into_dyn()),
-        ),
-        None => teacher_targets(&forward, data, options.batch_size)?,
+    let teacher = match data.labels {
+        Some(labels) => Teacher {
+            loss: Loss::CrossEntropy,
+            targets: TensorValue::I64(ndarray::Array1::from(labels.to_vec()).into_dyn()),
+            input_noise: vec![0.0; data.inputs.len()],
+            description: "cross-entropy".to_string(),
+        },
+        None => label_free::teacher(
+            &Plan::new(model)?,
+            data,
+            options.batch_size,
+            options.label_free,
+            options.seed,
+        )?,
     };
+    let mut noise = label_free::noise_rng(options.seed ^ 0x006e_6f69_7365);
     let step_options = StepOptions {
-        loss,
+        loss: teacher.loss,
         train_bias: true,
         train_batchnorm_affine: options.train_batchnorm_affine,
         momentum: options.momentum,
@@ -109,10 +118,17 @@ pub fn fine_tune(
             let step_started = Instant::now();
             let batch = order.next_batch();
             let mut feeds: Vec<(&str, TensorValue)> = Vec::new();
-            for (name, value) in data.inputs {
-                feeds.push((name.as_str(), gather_samples(value, &batch)));
+            for ((name, value), &std) in data.inputs.iter().zip(&teacher.input_noise) {
+                let batch_value = gather_samples(value, &batch);
+                feeds.push((
+                    name.as_str(),
+                    label_free::add_noise(batch_value, std, &mut noise),
+                ));
             }
-            feeds.push((step.target_input.as_str(), gather_samples(&targets, &batch)));
+            feeds.push((
+                step.target_input.as_str(),
+                gather_samples(&teacher.targets, &batch),
+            ));
             feeds.push((step.learning_rate_input.as_str(), lr.clone()));
             for p in &step.params {
                 feeds.push((p.input.as_str(), params[&p.name].clone()));
@@ -196,15 +212,7 @@ pub fn fine_tune(
         layers,
         loss_per_cycle,
         steps_per_cycle,
-        loss: match step_options.loss {
-            Loss::CrossEntropy => "cross-entropy".to_string(),
-            Loss::Distill {
-                kind: DistillKind::Kl | DistillKind::Auto,
-            } => "distillation (KL on softmax)".to_string(),
-            Loss::Distill {
-                kind: DistillKind::Mse,
-            } => "distillation (MSE)".to_string(),
-        },
+        loss: teacher.description,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -300,40 +308,6 @@ fn initial_params(
         out.insert(p.name.clone(), value);
     }
     Ok(out)
-}
-
-/// Targets for distillation: the original model's first output on every
-/// sample (KL on softmax for `[N, classes]` outputs, MSE otherwise).
-fn teacher_targets(
-    forward: &Plan,
-    data: TrainData<'_>,
-    batch_size: usize,
-) -> Result<(Loss, TensorValue), TrainError> {
-    let mut parts: Vec<ArrayD<f32>> = Vec::new();
-    let mut start = 0;
-    while start < data.len {
-        let end = (start + batch_size.max(1)).min(data.len);
-        let indices: Vec<usize> = (start..end).collect();
-        let feeds: Vec<(&str, TensorValue)> = data
-            .inputs
-            .iter()
-            .map(|(n, v)| (n.as_str(), gather_samples(v, &indices)))
-            .collect();
-        let out = forward.run(&feeds)?;
-        match out.into_iter().next() {
-            Some(TensorValue::F32(a)) => parts.push(a),
-            _ => return Err(TrainError::Teacher),
-        }
-        start = end;
-    }
-    let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-    let all = ndarray::concatenate(ndarray::Axis(0), &views).map_err(|_| TrainError::Teacher)?;
-    let kind = if all.ndim() == 2 {
-        DistillKind::Kl
-    } else {
-        DistillKind::Mse
-    };
-    Ok((Loss::Distill { kind }, TensorValue::F32(all)))
 }
 
 fn zeros_like(v: &TensorValue) -> TensorValue {

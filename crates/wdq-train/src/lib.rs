@@ -6,10 +6,12 @@
 mod batches;
 pub mod drift;
 mod fine_tune;
+mod label_free;
 
 pub use batches::{gather_samples, BatchOrder};
 pub use drift::{over_cycles, CycleDrift, Statistic};
 pub use fine_tune::{fine_tune, Quiet, StepProgress, TrainData, TrainObserver};
+pub use label_free::{LabelFree, DEFAULT_INPUT_NOISE};
 
 use serde::Serialize;
 
@@ -28,6 +30,8 @@ pub struct TrainOptions {
     /// Whether the drift statistic covers the bias as well as the weight.
     pub include_bias: bool,
     pub train_batchnorm_affine: bool,
+    /// The loss when the data has no labels.
+    pub label_free: LabelFree,
 }
 
 impl Default for TrainOptions {
@@ -42,6 +46,7 @@ impl Default for TrainOptions {
             seed: 0,
             include_bias: false,
             train_batchnorm_affine: false,
+            label_free: LabelFree::Auto,
         }
     }
 }
@@ -93,8 +98,10 @@ pub enum TrainError {
     MissingParameter { name: String },
     #[error("the training graph has no output `{name}`")]
     MissingOutput { name: String },
-    #[error("distillation needs a float first output from the original model")]
+    #[error("fine-tuning without labels needs a float first output from the original model")]
     Teacher,
+    #[error("pseudo-labels need a classifier output [N, classes] with more than one class; the first output has shape {shape:?} (use input-noise)")]
+    PseudoLabels { shape: Vec<usize> },
     #[error("after cycle {cycle}: {message}")]
     Observer { cycle: usize, message: String },
 }

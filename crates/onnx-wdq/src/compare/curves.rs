@@ -112,6 +112,8 @@ fn run_search(
     let options = SearchOptions {
         selection,
         threshold: settings.threshold,
+        goal: wdq_plan::Goal::Loss,
+        guard: false,
         skip_smallest: false,
         time_budget: None,
     };

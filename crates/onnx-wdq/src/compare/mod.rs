@@ -74,6 +74,8 @@ pub enum CompareError {
     NoCriteria,
     #[error("the model has no weighted layer to compare criteria on")]
     NoLayers,
+    #[error("compare measures losses in points: use --metric top1, agreement or top5-agreement (not {0})")]
+    Metric(&'static str),
 }
 
 /// Compares `options.criteria` on `model`: scores and orders the layers by
@@ -109,6 +111,10 @@ pub fn compare(
     if n == 0 {
         return Err(CompareError::NoLayers);
     }
+    if !evaluator.metric.is_accuracy() {
+        return Err(CompareError::Metric(evaluator.metric.name()));
+    }
+    let threshold = q.threshold.unwrap_or(evaluator.metric.default_threshold());
     let mut cache = EvaluationCache::new(&evaluator);
     let all_high_accuracy = cache.measure(Default::default())?.accuracy;
     let reference_accuracy = match q.reference {
@@ -176,7 +182,7 @@ pub fn compare(
         labels: &labels,
         lengths: &lengths,
         reference: reference_accuracy,
-        threshold: q.threshold,
+        threshold,
     };
     let mut results = Vec::with_capacity(orders.len());
     for run in orders {
@@ -199,9 +205,9 @@ pub fn compare(
     let summary = summary(&results, random.as_ref());
     let notes = notes(&results);
     Ok(CompareReport {
-        metric: q.metric.name().to_string(),
+        metric: evaluator.metric.label().to_string(),
         reference: q.reference,
-        threshold: q.threshold,
+        threshold,
         low_bits: q.low_bits,
         high_bits: q.high_bits,
         fp32_accuracy: evaluator.fp32_accuracy,

@@ -1,57 +1,175 @@
-//! The accuracy metric a candidate is judged by: top-1 against labels, or,
-//! without labels, top-1 agreement with the reference model's predictions.
+//! Which outputs a candidate is judged on, which metric judges it (chosen
+//! from the data and the output shapes when not given), and the refusal
+//! of metrics that cannot tell candidates apart. The arithmetic of the
+//! metrics is `wdq_plan::metric`'s.
 
+use super::QuantizeError;
 use crate::data::Dataset;
-use crate::evaluate::{argmax_rows, run_batches, EvalError};
-use serde::Serialize;
+use crate::evaluate::{run_batches, EvalError};
+use ndarray::ArrayD;
 use wdq_exec::plan::Plan;
+pub use wdq_plan::metric::Metric;
+use wdq_plan::metric::{combine, per_sample, PerSample};
 
-/// Which metric judges a candidate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Metric {
-    /// Top-1 accuracy against the validation labels.
-    Top1,
-    /// Top-1 agreement with the reference model's predictions.
-    Agreement,
+/// The graph outputs a metric reads: their indices and names.
+#[derive(Clone, Debug)]
+pub struct OutputSet {
+    pub indices: Vec<usize>,
+    pub names: Vec<String>,
 }
 
-impl Metric {
-    /// Top-1 when the data is labelled, agreement otherwise.
-    pub fn for_data(data: &Dataset) -> Metric {
-        if data.labels.is_some() {
-            Metric::Top1
-        } else {
-            Metric::Agreement
+impl OutputSet {
+    /// Resolves `--metric-output` names (empty: the first output).
+    ///
+    /// # Errors
+    /// [`QuantizeError::UnknownOutput`] naming the outputs there are.
+    pub fn resolve(plan: &Plan, wanted: &[String]) -> Result<OutputSet, QuantizeError> {
+        let names: Vec<String> = plan.output_names().iter().map(|n| n.to_string()).collect();
+        if wanted.is_empty() {
+            return Ok(OutputSet {
+                indices: vec![0],
+                names: names.into_iter().take(1).collect(),
+            });
         }
+        let mut indices = Vec::new();
+        for w in wanted {
+            let i =
+                names
+                    .iter()
+                    .position(|n| n == w)
+                    .ok_or_else(|| QuantizeError::UnknownOutput {
+                        name: w.clone(),
+                        outputs: names.join(", "),
+                    })?;
+            indices.push(i);
+        }
+        Ok(OutputSet {
+            indices,
+            names: wanted.to_vec(),
+        })
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Top1 => "top-1",
-            Metric::Agreement => "top-1 agreement",
-        }
+    /// Runs `plan` on `data` and keeps the judged outputs.
+    ///
+    /// # Errors
+    /// [`EvalError`] from execution.
+    pub fn run(
+        &self,
+        plan: &Plan,
+        data: &Dataset,
+        batch_size: usize,
+    ) -> Result<Vec<ArrayD<f32>>, EvalError> {
+        let mut all = run_batches(plan, data, batch_size)?;
+        Ok(self
+            .indices
+            .iter()
+            .map(|&i| std::mem::replace(&mut all[i], ArrayD::zeros(vec![0])))
+            .collect())
     }
 }
 
-/// Argmax of the first output for every sample of `data`.
+/// The class count of a classifier-shaped output (`[N, C]` or
+/// `[N, C, 1, 1]`), or None.
+pub fn classes(shape: &[usize]) -> Option<usize> {
+    match shape {
+        [_, c] | [_, c, 1, 1] => Some(*c),
+        _ => None,
+    }
+}
+
+/// The default metric: top-1 with labels and a classifier output,
+/// agreement for a classifier output (`[N, C]`, C > 1, also `[N, C, 1, 1]`)
+/// without labels, SQNR otherwise.
+pub fn default_metric(outputs: &[ArrayD<f32>], labelled: bool) -> Metric {
+    let classifier = outputs
+        .iter()
+        .all(|o| classes(o.shape()).is_some_and(|c| c > 1));
+    match (classifier, labelled) {
+        (true, true) => Metric::Top1,
+        (true, false) => Metric::Agreement,
+        (false, _) => Metric::Sqnr,
+    }
+}
+
+/// Refuses a metric that cannot tell candidates apart on these reference
+/// outputs, saying which to use instead.
 ///
 /// # Errors
-/// [`EvalError`] when the model fails or its first output is not `[N, C]`.
-pub fn predictions(plan: &Plan, data: &Dataset, batch_size: usize) -> Result<Vec<i64>, EvalError> {
-    let outputs = run_batches(plan, data, batch_size)?;
-    let first = &outputs[0];
-    if first.ndim() != 2 {
-        return Err(EvalError::NotClassifier {
-            name: plan.output_names()[0].to_string(),
-            shape: first.shape().to_vec(),
+/// [`QuantizeError::VacuousMetric`] or [`QuantizeError::NeedsLabels`].
+pub fn check(
+    metric: Metric,
+    judged: &OutputSet,
+    outputs: &[ArrayD<f32>],
+    labelled: bool,
+) -> Result<(), QuantizeError> {
+    if metric == Metric::Top1 && !labelled {
+        return Err(QuantizeError::NeedsLabels {
+            metric: metric.name(),
         });
     }
-    Ok(argmax_rows(first))
+    for (name, out) in judged.names.iter().zip(outputs) {
+        let vacuous = |why: String, instead: &str| QuantizeError::VacuousMetric {
+            metric: metric.name(),
+            output: name.clone(),
+            why,
+            instead: instead.to_string(),
+        };
+        let first = out.iter().next().copied().unwrap_or(0.0);
+        if out.iter().all(|&x| x == first) {
+            return Err(vacuous(
+                format!(
+                    "the original model gives the same value ({first}) for every element of every validation sample: it carries nothing about the inputs to measure"
+                ),
+                "another output (--metric-output), or data on which it varies",
+            ));
+        }
+        if metric.is_accuracy() {
+            let shape = out.shape();
+            match classes(shape) {
+                None => {
+                    return Err(vacuous(
+                        format!("its shape {shape:?} is not [N, classes] or [N, classes, 1, 1]"),
+                        "sqnr, rel-l2 or cosine",
+                    ))
+                }
+                Some(1) => {
+                    return Err(vacuous(
+                        "it has one column, whose argmax is always 0: every candidate agrees"
+                            .to_string(),
+                        "sqnr, rel-l2 or cosine",
+                    ))
+                }
+                Some(c) if metric == Metric::Top5Agreement && c <= 5 => {
+                    return Err(vacuous(
+                        format!("it has {c} classes: every class is in the top 5"),
+                        "agreement",
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Percentage of `predicted` equal to `truth`.
-pub fn percent_equal(predicted: &[i64], truth: &[i64]) -> f64 {
-    let same = predicted.iter().zip(truth).filter(|(a, b)| a == b).count();
-    100.0 * same as f64 / truth.len().max(1) as f64
+/// Per-sample figures of `candidate` against `reference` (the judged
+/// outputs of each), several outputs combined.
+pub fn figures(
+    metric: Metric,
+    reference: &[ArrayD<f32>],
+    candidate: &[ArrayD<f32>],
+    labels: Option<&[i64]>,
+) -> PerSample {
+    let parts = reference
+        .iter()
+        .zip(candidate)
+        .map(|(r, c)| {
+            let n = r.shape().first().copied().unwrap_or(0).max(1);
+            let width = r.len() / n;
+            let r: Vec<f32> = r.iter().copied().collect();
+            let c: Vec<f32> = c.iter().copied().collect();
+            per_sample(metric, &r, &c, width, labels)
+        })
+        .collect();
+    combine(parts)
 }

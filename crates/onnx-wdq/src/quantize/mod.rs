@@ -3,11 +3,14 @@
 //! method). [`quantize`] reads as the pipeline, top to bottom.
 
 mod candidates;
+mod evaluator;
 mod metric;
 mod report;
+mod scoring;
 
 pub use candidates::CandidateEvaluator;
-pub use metric::{percent_equal, predictions, Metric};
+pub use evaluator::{Evaluator, EvaluatorError, FnEvaluator};
+pub use metric::{classes, default_metric, Metric, OutputSet};
 pub use report::{CandidateReport, LayerReport, QuantizeReport, Sizes, StageTimes};
 
 use crate::analyze::analyze;
@@ -39,12 +42,22 @@ pub struct QuantizeOptions {
     pub train: TrainOptions,
     pub statistic: Statistic,
     pub selection: Selection,
-    /// Largest accepted loss, in percentage points.
-    pub threshold: f64,
+    /// The threshold in the metric's unit (a loss in points for accuracy
+    /// metrics and a caller's evaluator, a bound on the figure for output
+    /// fidelity); `None`: the metric's default, and direct selections
+    /// (`count:N`, `threshold:S`) then never count as missing it.
+    pub threshold: Option<f64>,
+    /// Accept a candidate only when its loss's 95% upper bound is within
+    /// the threshold.
+    pub guard: bool,
     pub skip_smallest: bool,
     pub time_budget: Option<Duration>,
     pub reference: Reference,
-    pub metric: Metric,
+    /// `None`: top-1 with labels and a classifier output, agreement for a
+    /// classifier output without labels, SQNR otherwise.
+    pub metric: Option<Metric>,
+    /// The outputs the metric reads (empty: the first).
+    pub metric_outputs: Vec<String>,
     pub low_bits: u8,
     pub high_bits: u8,
     pub lower: LowerOptions,
@@ -55,7 +68,8 @@ pub struct QuantizeOptions {
 }
 
 impl Default for QuantizeOptions {
-    /// The CLI's defaults: bisect within 1 point of fp32 top-1, 4 and 8
+    /// The CLI's defaults: bisect within the metric's default threshold
+    /// (1 point of fp32 top-1 on labelled classifier data), 4 and 8
     /// bits, per-channel float scales, int32 bias, uint8 min-max activations
     /// calibrated on 512 samples, packed INT4.
     fn default() -> Self {
@@ -63,11 +77,13 @@ impl Default for QuantizeOptions {
             train: TrainOptions::default(),
             statistic: Statistic::MeanSquare,
             selection: Selection::Bisect,
-            threshold: 1.0,
+            threshold: None,
+            guard: false,
             skip_smallest: false,
             time_budget: None,
             reference: Reference::Fp32,
-            metric: Metric::Top1,
+            metric: None,
+            metric_outputs: Vec::new(),
             low_bits: 4,
             high_bits: 8,
             lower: LowerOptions::default(),
@@ -93,14 +109,30 @@ pub enum QuantizeError {
     Exec(#[from] ExecError),
     #[error("evaluation: {0}")]
     Eval(#[from] EvalError),
-    #[error("metric {metric} needs labels in the validation data")]
+    #[error("metric {metric} needs labels in the validation data (without labels use agreement, or sqnr for outputs that are not classes)")]
     NeedsLabels { metric: &'static str },
+    #[error(
+        "--metric {metric} cannot tell candidates apart on output `{output}`: {why}; use {instead}"
+    )]
+    VacuousMetric {
+        metric: &'static str,
+        output: String,
+        why: String,
+        instead: String,
+    },
+    #[error("--metric-output `{name}` is not an output of the model (outputs: {outputs})")]
+    UnknownOutput { name: String, outputs: String },
+    #[error("a caller's evaluator needs a threshold in its score's unit (--threshold), except with --select count:N or threshold:S")]
+    ThresholdNeeded,
+    #[error("evaluator: {0}")]
+    Evaluator(#[from] EvaluatorError),
     #[error("--low-bits {low} must be below --high-bits {high}")]
     Bits { low: u8, high: u8 },
 }
 
 /// Runs the method on `model`: fine-tune on `train`, rank layers by drift,
-/// search on `val`, and lower. Returns the second network and the report.
+/// search on `val` with the built-in metric, and lower. Returns the second
+/// network and the report.
 ///
 /// # Errors
 /// [`QuantizeError`] for any failing stage.
@@ -111,11 +143,35 @@ pub fn quantize(
     options: &QuantizeOptions,
     observer: &mut dyn TrainObserver,
 ) -> Result<(Model, QuantizeReport), QuantizeError> {
+    quantize_with(model, train, val, options, observer, None)
+}
+
+/// [`quantize`], with candidates scored by `custom` instead of the
+/// built-in metric when given (`--eval-command`, or a Rust caller's own).
+///
+/// # Errors
+/// [`QuantizeError`] for any failing stage; an evaluator's error stops the
+/// search.
+pub fn quantize_with(
+    model: &Model,
+    train: &Dataset,
+    val: &Dataset,
+    options: &QuantizeOptions,
+    observer: &mut dyn TrainObserver,
+    custom: Option<&mut dyn Evaluator>,
+) -> Result<(Model, QuantizeReport), QuantizeError> {
     if options.low_bits >= options.high_bits {
         return Err(QuantizeError::Bits {
             low: options.low_bits,
             high: options.high_bits,
         });
+    }
+    let direct = matches!(
+        options.selection,
+        Selection::Count { .. } | Selection::Threshold { .. }
+    );
+    if custom.is_some() && options.threshold.is_none() && !direct {
+        return Err(QuantizeError::ThresholdNeeded);
     }
     let mut times = StageTimes::default();
 
@@ -126,7 +182,8 @@ pub fn quantize(
 
     // Calibrate once, and measure the float reference.
     let clock = Instant::now();
-    let evaluator = CandidateEvaluator::prepare(model, train, val, options)?;
+    let mut evaluator =
+        CandidateEvaluator::prepare_with(model, train, val, options, custom.is_none())?;
     times.calibrate = clock.elapsed().as_secs_f64();
 
     // 5-6: the search over prefixes of the eligible drift order (less the
@@ -143,67 +200,59 @@ pub fn quantize(
         .copied()
         .skip(usize::from(options.skip_smallest))
         .collect();
-    let fp32_accuracy = evaluator.fp32_accuracy;
-    let all_high_accuracy = evaluator.measure(&[])?.1;
-    let reference_accuracy = match options.reference {
-        Reference::Fp32 => fp32_accuracy,
-        Reference::High => all_high_accuracy,
-    };
+    let mut scorer = scoring::Scorer::new(&mut evaluator, custom, model, options)?;
     let scores: Vec<f64> = analysis.layers.iter().map(|l| l.statistic).collect();
     let search_options = SearchOptions {
         selection: options.selection,
-        threshold: options.threshold,
+        threshold: scorer.threshold,
+        goal: scorer.goal,
+        guard: options.guard,
         skip_smallest: options.skip_smallest,
         time_budget: options.time_budget,
     };
-    let mut evaluate = |m: usize| -> Result<f64, QuantizeError> {
-        if m == 0 {
-            return Ok(all_high_accuracy);
-        }
-        evaluator
-            .measure(&eligible[..m])
-            .map(|(_, accuracy)| accuracy)
-    };
+    let reference_accuracy = scorer.reference;
     let outcome = search(
         &order,
         &scores,
         reference_accuracy,
         &search_options,
-        &mut evaluate,
+        &mut |m: usize| scorer.measure(&eligible[..m]),
     )?;
     times.search = clock.elapsed().as_secs_f64();
 
-    // 7: lower the chosen set; when even all-high misses the threshold the
-    // all-high model is the best valid one.
+    // 7: lower the chosen set. A direct selection writes what was asked;
+    // a search that found nothing within the threshold writes all-high.
     let clock = Instant::now();
-    let high_within = reference_accuracy - all_high_accuracy <= options.threshold + 1e-9;
-    let chosen: Vec<NodeId> = if outcome.met_threshold {
+    let chosen: Vec<NodeId> = if outcome.met_threshold || direct {
         outcome.low_bit.iter().map(|&i| layer_nodes[i]).collect()
     } else {
         Vec::new()
     };
-    // Candidates are deterministic, so the chosen one's measured accuracy is
+    // Candidates are deterministic, so the chosen one's measured figure is
     // the written model's: lower it again without a second evaluation.
-    let lowered = evaluator.lower(&chosen)?;
-    let final_accuracy = outcome
+    let lowered = scorer.evaluator.lower(&chosen)?;
+    let final_candidate = outcome
         .candidates
         .iter()
-        .find(|c| c.low_bit_layers == chosen.len())
-        .map_or(all_high_accuracy, |c| c.accuracy);
+        .find(|c| c.low_bit_layers == chosen.len());
+    let high_within = scorer.all_high_within(options.guard);
+    let met_threshold = match (direct, final_candidate) {
+        (true, _) if options.threshold.is_none() => true,
+        (_, Some(c)) => c.within_threshold,
+        (_, None) => high_within,
+    };
     times.lower = clock.elapsed().as_secs_f64();
 
     let report = report::build(report::Inputs {
-        base: &evaluator.base,
+        base: &scorer.evaluator.base,
         analysis: &analysis,
         layer_nodes: &layer_nodes,
         lowered: &lowered,
         outcome: &outcome,
         options,
-        fp32_accuracy,
-        all_high_accuracy,
-        reference_accuracy,
-        final_accuracy,
-        met_threshold: outcome.met_threshold && (!chosen.is_empty() || high_within),
+        scoring: scorer.summary(),
+        final_candidate,
+        met_threshold,
         times,
     });
     Ok((lowered.model, report))

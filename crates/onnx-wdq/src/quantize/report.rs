@@ -1,13 +1,15 @@
 //! The main command's report: written as JSON with `--report`, summarised
 //! for people on stdout.
 
+use super::scoring::Summary;
 use super::{QuantizeOptions, Reference};
 use crate::analyze::AnalyzeReport;
 use crate::inspect::table;
 use serde::Serialize;
 use wdq_ir::{Model, NodeId};
 use wdq_lower::Lowered;
-use wdq_plan::{SearchOutcome, Selection};
+use wdq_plan::stats::Interval;
+use wdq_plan::{Candidate, SearchOutcome, Selection};
 
 /// Seconds spent in each stage.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -42,8 +44,13 @@ pub struct LayerReport {
 pub struct CandidateReport {
     pub low_bit_layers: usize,
     pub layers: Vec<String>,
+    /// The score in the metric's unit.
     pub accuracy: f64,
-    pub loss: f64,
+    /// Against the reference, for loss thresholds.
+    pub loss: Option<f64>,
+    /// 95% interval of the score (accuracy metrics: from the paired
+    /// interval of the loss).
+    pub interval: Option<Interval>,
     pub within_threshold: bool,
     pub seconds: f64,
 }
@@ -61,9 +68,24 @@ pub struct Sizes {
 /// Everything the main command decided and measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct QuantizeReport {
+    /// What scores the candidates (a metric's name, or a caller's
+    /// evaluator).
     pub metric: String,
+    /// The unit of every score and of the threshold.
+    pub unit: String,
     pub reference: Reference,
     pub threshold: f64,
+    /// What the threshold bounds (e.g. "loss at most 1 points").
+    pub threshold_meaning: String,
+    /// Whether candidates were judged by their 95% bound (`--guard`).
+    pub guard: bool,
+    /// What one validation sample changes, in the metric's unit (built-in
+    /// metrics).
+    pub resolution: Option<f64>,
+    /// 95% interval of the written model's score.
+    pub final_interval: Option<Interval>,
+    /// Seconds spent in a caller's evaluator (`--eval-command`).
+    pub evaluator_seconds: Option<f64>,
     pub selection: Selection,
     pub statistic: String,
     pub low_bits: u8,
@@ -71,9 +93,10 @@ pub struct QuantizeReport {
     pub fp32_accuracy: f64,
     pub all_high_accuracy: f64,
     pub reference_accuracy: f64,
-    /// The written model's accuracy as wdq-exec measured it.
+    /// The written model's score as measured (wdq-exec, or the evaluator).
     pub final_accuracy: f64,
-    pub final_loss: f64,
+    /// Against the reference, for loss thresholds.
+    pub final_loss: Option<f64>,
     pub met_threshold: bool,
     pub low_bit_layers: usize,
     pub high_bit_layers: usize,
@@ -95,10 +118,9 @@ pub(super) struct Inputs<'a> {
     pub lowered: &'a Lowered,
     pub outcome: &'a SearchOutcome,
     pub options: &'a QuantizeOptions,
-    pub fp32_accuracy: f64,
-    pub all_high_accuracy: f64,
-    pub reference_accuracy: f64,
-    pub final_accuracy: f64,
+    pub scoring: Summary,
+    /// The written model's candidate (None: all-high, not re-measured).
+    pub final_candidate: Option<&'a Candidate>,
     pub met_threshold: bool,
     pub times: StageTimes,
 }
@@ -142,6 +164,7 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
                 .collect(),
             accuracy: c.accuracy,
             loss: c.loss,
+            interval: c.interval,
             within_threshold: c.within_threshold,
             seconds: c.seconds,
         })
@@ -154,19 +177,32 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
         .iter()
         .filter(|l| l.bits == Some(i.options.high_bits))
         .count();
+    let scorer = i.scoring;
+    let (final_accuracy, final_interval) = match i.final_candidate {
+        Some(c) => (c.accuracy, c.interval),
+        None => (scorer.all_high, scorer.all_high_interval),
+    };
+    let mut warnings = i.analysis.warnings.clone();
+    warnings.extend(scorer.warnings);
     QuantizeReport {
-        metric: i.options.metric.name().to_string(),
+        metric: scorer.name,
+        unit: scorer.unit,
         reference: i.options.reference,
-        threshold: i.options.threshold,
+        threshold: scorer.threshold,
+        threshold_meaning: scorer.meaning,
+        guard: i.options.guard,
+        resolution: scorer.resolution,
+        final_interval,
+        evaluator_seconds: scorer.evaluator_seconds,
         selection: i.options.selection,
         statistic: i.options.statistic.name().to_string(),
         low_bits: i.options.low_bits,
         high_bits: i.options.high_bits,
-        fp32_accuracy: i.fp32_accuracy,
-        all_high_accuracy: i.all_high_accuracy,
-        reference_accuracy: i.reference_accuracy,
-        final_accuracy: i.final_accuracy,
-        final_loss: i.reference_accuracy - i.final_accuracy,
+        fp32_accuracy: scorer.fp32,
+        all_high_accuracy: scorer.all_high,
+        reference_accuracy: scorer.reference,
+        final_accuracy,
+        final_loss: scorer.goal.loss(scorer.reference, final_accuracy),
         met_threshold: i.met_threshold,
         low_bit_layers: low,
         high_bit_layers: high,
@@ -188,27 +224,50 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
             file_after: 0,
         },
         seconds: i.times,
-        warnings: i.analysis.warnings.clone(),
+        warnings,
     }
 }
 
 impl QuantizeReport {
     /// The human summary.
     pub fn render(&self) -> String {
+        let f = |x: f64| self.number(x);
+        let interval = |i: &Option<Interval>| {
+            i.map_or(String::new(), |i| {
+                format!(" [95%: {}, {}]", f(i.low), f(i.high))
+            })
+        };
         let mut s = format!(
-            "{} on validation: original model {:.2}%, all {}-bit {:.2}%, written model {:.2}% (loss {:.2} points vs {}; threshold {:.2})\n",
+            "{} on validation ({}): original model {}, all {}-bit {}, written model {}{}{} vs {}; threshold: {}{}\n",
             self.metric,
-            self.fp32_accuracy,
+            self.unit,
+            f(self.fp32_accuracy),
             self.high_bits,
-            self.all_high_accuracy,
-            self.final_accuracy,
-            self.final_loss,
+            f(self.all_high_accuracy),
+            f(self.final_accuracy),
+            interval(&self.final_interval),
+            self.final_loss
+                .map_or(String::new(), |l| format!(" (loss {})", f(l))),
             match self.reference {
                 Reference::Fp32 => "the original model",
                 Reference::High => "all high bits",
             },
-            self.threshold
+            self.threshold_meaning,
+            if self.guard {
+                ", judged by the 95% bound (--guard)"
+            } else {
+                ""
+            }
         );
+        if let Some(r) = self.resolution {
+            s += &format!(
+                "resolution: one validation sample moves the figure by up to {}\n",
+                f(r)
+            );
+        }
+        if let Some(t) = self.evaluator_seconds {
+            s += &format!("evaluator: {t:.2} s in all\n");
+        }
         s += &format!(
             "layers: {} at {} bits, {} at {} bits, {} left float\n",
             self.low_bit_layers,
@@ -224,14 +283,15 @@ impl QuantizeReport {
             self.sizes.file_before,
             self.sizes.file_after
         );
-        let rows: Vec<[String; 6]> = self
+        let rows: Vec<[String; 7]> = self
             .candidates
             .iter()
             .map(|c| {
                 [
                     c.low_bit_layers.to_string(),
-                    format!("{:.2}", c.accuracy),
-                    format!("{:.2}", c.loss),
+                    f(c.accuracy),
+                    interval(&c.interval).trim().to_string(),
+                    c.loss.map_or("-".to_string(), f),
                     if c.within_threshold { "yes" } else { "no" }.to_string(),
                     format!("{:.2}", c.seconds),
                     c.layers.join(" "),
@@ -240,7 +300,9 @@ impl QuantizeReport {
             .collect();
         s += "candidates evaluated:\n";
         s += &table(
-            &["low-bit", "accuracy", "loss", "within", "seconds", "layers"],
+            &[
+                "low-bit", "score", "interval", "loss", "within", "seconds", "layers",
+            ],
             &rows,
         );
         if let Some(note) = &self.non_monotonic {
@@ -255,9 +317,22 @@ impl QuantizeReport {
         for w in &self.warnings {
             s += &format!("warning: {w}\n");
         }
-        if !self.met_threshold {
-            s += "no candidate met the threshold: the written model has every layer at the high bit width\n";
+        match (self.met_threshold, self.selection) {
+            (true, _) => {}
+            (false, Selection::Count { .. } | Selection::Threshold { .. }) => {
+                s += "the selection asked for misses the threshold (written as asked)\n"
+            }
+            (false, _) => s += "no candidate met the threshold: the written model has every layer at the high bit width\n",
         }
         s
+    }
+
+    /// A score or loss in the report's unit, rounded for people.
+    fn number(&self, x: f64) -> String {
+        if self.unit == "ratio" {
+            format!("{x:.4}")
+        } else {
+            format!("{x:.2}")
+        }
     }
 }
