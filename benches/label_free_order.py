@@ -77,6 +77,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--losses", nargs="+", default=LOSSES)
     p.add_argument("--release", action="store_true")
+    p.add_argument("--only", default="", help="run only the datasets whose name contains this")
     args = p.parse_args()
     profile = ["--release"] if args.release else []
     subprocess.run(["cargo", "build", "--quiet", "-p", "onnx-wdq", *profile], check=True, cwd=ROOT)
@@ -94,6 +95,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
         for name, model, data in sets:
+            if args.only not in name:
+                continue
             try:
                 arrays = data()
             except ImportError as e:
