@@ -3,12 +3,14 @@
 //! a typed, serialisable result.
 
 pub mod analyze;
+pub mod annotate;
 pub mod calibrate;
 pub mod compare;
 pub mod data;
 pub mod evaluate;
 pub mod files;
 pub mod inspect;
+pub mod pipeline;
 pub mod quantize;
 
 /// The class count of a classifier whose first output is declared

@@ -18,6 +18,8 @@ use cli::{
 use onnx_wdq::data::{save_npz, Dataset};
 use onnx_wdq::evaluate::{evaluate, Evaluation};
 use onnx_wdq::inspect::ModelSummary;
+use onnx_wdq::pipeline;
+use onnx_wdq::quantize::ValidationScore;
 use onnx_wdq::required_inputs;
 use std::process::ExitCode;
 use wdq_exec::plan::Plan;
@@ -250,16 +252,15 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     let options = options::quantize_options(&args, val.labels.is_some())?;
     let mut progress =
         progress::TrainProgress::new(options.train.cycles, args.train_args.save_snapshots.clone())?;
-    let (quantized, mut report) =
-        onnx_wdq::quantize::quantize(&model, &train, &val, &options, &mut progress)
-            .with_context(|| format!("quantizing {}", model_path.display()))?;
+    let mut score = ValidationScore::new(&model, &val, &options)
+        .with_context(|| format!("quantizing {}", model_path.display()))?;
+    let mut quantized = pipeline::run(&model, &train, &options, &mut score, &mut progress)
+        .with_context(|| format!("quantizing {}", model_path.display()))?;
     progress.finish();
-    let clock = std::time::Instant::now();
-    report.sizes.file_before = wdq_onnx::encode_model(&model)?.len();
-    report.sizes.file_after = wdq_onnx::encode_model(&quantized)?.len();
-    wdq_onnx::save_model(&quantized, output)
+    quantized
+        .write(&model, output)
         .with_context(|| format!("writing {}", output.display()))?;
-    report.seconds.export = clock.elapsed().as_secs_f64();
+    let report = quantized.report;
     if let Some(path) = &args.report {
         write_json(path, &report)?;
     }

@@ -67,8 +67,9 @@ pub struct SearchOutcome {
 }
 
 /// Runs the search over `order` (layer indices, best candidate first) with
-/// per-layer `scores` (used by `Selection::Threshold`). `evaluate(m)`
-/// returns the accuracy (percent) with the first m eligible layers at low
+/// per-layer `scores` (used by `Selection::Threshold`). `evaluate(low)`
+/// returns the accuracy (percent) with the layers `low` (a prefix of the
+/// eligible order: `skip_smallest` is applied here and only here) at low
 /// bits; `reference` is the accuracy losses are measured against.
 ///
 /// # Errors
@@ -78,7 +79,7 @@ pub fn search<E>(
     scores: &[f64],
     reference: f64,
     options: &SearchOptions,
-    evaluate: &mut dyn FnMut(usize) -> Result<f64, E>,
+    evaluate: &mut dyn FnMut(&[usize]) -> Result<f64, E>,
 ) -> Result<SearchOutcome, E> {
     let eligible: Vec<usize> = order
         .iter()
@@ -89,6 +90,7 @@ pub fn search<E>(
     let started = Instant::now();
     let mut run = Runner {
         evaluate,
+        eligible: &eligible,
         reference,
         threshold: options.threshold,
         candidates: Vec::new(),
@@ -151,18 +153,20 @@ pub fn search<E>(
         Some(c) => c.within_threshold,
         None => chosen == 0,
     };
+    let candidates = run.candidates;
     Ok(SearchOutcome {
         low_bit: eligible[..chosen].to_vec(),
-        non_monotonic: non_monotonic(&run.candidates),
+        non_monotonic: non_monotonic(&candidates),
         eligible,
-        candidates: run.candidates,
+        candidates,
         met_threshold,
         stopped_by_time_budget: stopped,
     })
 }
 
 struct Runner<'a, E> {
-    evaluate: &'a mut dyn FnMut(usize) -> Result<f64, E>,
+    evaluate: &'a mut dyn FnMut(&[usize]) -> Result<f64, E>,
+    eligible: &'a [usize],
     reference: f64,
     threshold: f64,
     candidates: Vec<Candidate>,
@@ -174,7 +178,7 @@ impl<E> Runner<'_, E> {
             return Ok(&self.candidates[i]);
         }
         let started = Instant::now();
-        let accuracy = (self.evaluate)(m)?;
+        let accuracy = (self.evaluate)(&self.eligible[..m])?;
         let loss = self.reference - accuracy;
         self.candidates.push(Candidate {
             low_bit_layers: m,
@@ -236,8 +240,8 @@ mod tests {
     }
 
     /// Accuracy that drops 0.3 points per low-bit layer from 90%.
-    fn linear(m: usize) -> Result<f64, ()> {
-        Ok(90.0 - 0.3 * m as f64)
+    fn linear(low: &[usize]) -> Result<f64, ()> {
+        Ok(90.0 - 0.3 * low.len() as f64)
     }
 
     #[test]
@@ -303,11 +307,11 @@ mod tests {
     #[test]
     fn non_monotonic_loss_is_reported() {
         let order: Vec<usize> = (0..8).collect();
-        let mut bumpy = |m: usize| -> Result<f64, ()> {
-            Ok(match m {
+        let mut bumpy = |low: &[usize]| -> Result<f64, ()> {
+            Ok(match low.len() {
                 6 => 87.0,
                 8 => 88.0,
-                _ => 90.0 - 0.1 * m as f64,
+                _ => 90.0 - 0.1 * low.len() as f64,
             })
         };
         let out = search(
@@ -332,7 +336,8 @@ mod tests {
     #[test]
     fn nothing_within_threshold_falls_back_to_zero() {
         let order: Vec<usize> = (0..4).collect();
-        let mut bad = |m: usize| -> Result<f64, ()> { Ok(if m == 0 { 90.0 } else { 50.0 }) };
+        let mut bad =
+            |low: &[usize]| -> Result<f64, ()> { Ok(if low.is_empty() { 90.0 } else { 50.0 }) };
         let out = search(
             &order,
             &[0.0; 4],

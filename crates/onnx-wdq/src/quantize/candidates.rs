@@ -1,109 +1,186 @@
-//! Measuring a candidate bit assignment: the model is lowered exactly as it
-//! will be written (QuantizeLinear/DequantizeLinear with the emitted
-//! arithmetic) and run by wdq-exec on the validation data, so a candidate's
-//! accuracy is what a runtime measures on the written file.
+//! Candidate bit assignments: the model is lowered exactly as it will be
+//! written (QuantizeLinear/DequantizeLinear with the emitted arithmetic), so
+//! a candidate's score is what a runtime measures on the written file.
+//! [`Candidates`] lowers; [`ValidationScore`] is the built-in
+//! [`Evaluator`](super::Evaluator): top-1 (or agreement) on validation data,
+//! run by wdq-exec.
 
-use super::{percent_equal, predictions, Metric, QuantizeError, QuantizeOptions};
+use super::{percent_equal, predictions, Evaluator, Metric, QuantizeError, QuantizeOptions};
 use crate::calibrate::activation_ranges;
 use crate::data::Dataset;
 use std::collections::BTreeMap;
 use wdq_exec::plan::Plan;
-use wdq_ir::{weighted_layers, Model, NodeId};
+use wdq_ir::{layer_units, LayerUnit, Model, NodeId};
 use wdq_lower::{
     activation_points, lower, required_opset, ActivationRanges, LayerChoice, Lowered, QuantPlan,
 };
 
-/// A model prepared for candidate evaluation: opset raised for the QDQ
-/// types the options need, activations calibrated, reference predictions
-/// computed.
-pub struct CandidateEvaluator<'a> {
-    /// The model the candidates are lowered from (opset converted).
+/// `model` with its default opset raised to what the most demanding plan
+/// (every layer at low bits) needs. Done once, before fine-tuning, so that
+/// every later stage sees the same graph and the same node ids.
+///
+/// # Errors
+/// [`QuantizeError`] from lowering analysis or opset conversion.
+pub fn raise_opset(model: &Model, options: &QuantizeOptions) -> Result<Model, QuantizeError> {
+    let mut base = model.clone();
+    let units = layer_units(&base.graph);
+    let keys: Vec<NodeId> = units.iter().map(LayerUnit::node).collect();
+    let need = required_opset(&base, &plan(&units, &keys, options), &options.lower)?;
+    if base.default_opset().unwrap_or(1) < need {
+        wdq_onnx::convert_opset(&mut base, need)?;
+    }
+    Ok(base)
+}
+
+/// A model ready to be lowered with any choice of low-bit units: its
+/// activations calibrated once.
+pub struct Candidates<'a> {
+    /// The model the candidates are lowered from (see [`raise_opset`]).
     pub base: Model,
-    /// Its weighted layers, in graph order.
+    /// Its quantization units' keys (first layer node), in graph order.
     pub layers: Vec<NodeId>,
-    /// Accuracy of the float model on the validation data.
-    pub fp32_accuracy: f64,
+    units: Vec<LayerUnit>,
     ranges: ActivationRanges,
-    val: &'a Dataset,
-    truth: Vec<i64>,
     options: &'a QuantizeOptions,
 }
 
-impl<'a> CandidateEvaluator<'a> {
-    /// Prepares `model`: raises its opset as the most demanding plan (every
-    /// layer at low bits) needs, calibrates activations on `train`.
+impl<'a> Candidates<'a> {
+    /// Calibrates the activations of `base` on `train`.
     ///
     /// # Errors
-    /// [`QuantizeError`] from opset conversion, calibration or execution.
-    pub fn prepare(
-        model: &Model,
+    /// [`QuantizeError`] from calibration.
+    pub fn calibrate(
+        base: &Model,
         train: &Dataset,
-        val: &'a Dataset,
         options: &'a QuantizeOptions,
-    ) -> Result<CandidateEvaluator<'a>, QuantizeError> {
-        if options.metric == Metric::Top1 && val.labels.is_none() {
-            return Err(QuantizeError::NeedsLabels {
-                metric: options.metric.name(),
-            });
-        }
-        let mut base = model.clone();
-        let layers: Vec<NodeId> = weighted_layers(&base.graph)
-            .iter()
-            .map(|l| l.node)
-            .collect();
-        let need = required_opset(&base, &plan(&layers, &layers, options), &options.lower)?;
-        if base.default_opset().unwrap_or(1) < need {
-            wdq_onnx::convert_opset(&mut base, need)?;
-        }
-        let layers: Vec<NodeId> = weighted_layers(&base.graph)
-            .iter()
-            .map(|l| l.node)
-            .collect();
-        let points = activation_points(&base, &options.lower);
+    ) -> Result<Candidates<'a>, QuantizeError> {
+        let points = activation_points(base, &options.lower);
         let ranges = ActivationRanges(activation_ranges(
-            &base,
+            base,
             train,
             &points,
             &options.calibration,
             options.calibration_samples,
             options.eval_batch_size,
         )?);
-        let fp32 = predictions(&Plan::new(&base)?, val, options.eval_batch_size)?;
-        let truth = match options.metric {
-            Metric::Top1 => val.labels.clone().unwrap_or_default(),
-            Metric::Agreement => fp32.clone(),
-        };
-        let fp32_accuracy = percent_equal(&fp32, &truth);
-        Ok(CandidateEvaluator {
-            base,
-            layers,
-            fp32_accuracy,
+        let units = layer_units(&base.graph);
+        Ok(Candidates {
+            base: base.clone(),
+            layers: units.iter().map(LayerUnit::node).collect(),
+            units,
             ranges,
-            val,
-            truth,
             options,
         })
     }
 
-    /// The layer node of `base` whose label is `label`.
-    pub fn layer_by_label(&self, label: &str) -> Option<NodeId> {
-        self.layers
-            .iter()
-            .copied()
-            .find(|&n| self.base.graph.node_label(n) == label)
+    /// The unit keyed by `node`.
+    pub fn unit(&self, node: NodeId) -> Option<&LayerUnit> {
+        self.units.iter().find(|u| u.node() == node)
     }
 
-    /// `low` at low bits, every other layer at high bits, lowered.
+    /// The units keyed in `low` at low bits, every other unit at high
+    /// bits, lowered.
     ///
     /// # Errors
     /// [`QuantizeError::Lower`].
     pub fn lower(&self, low: &[NodeId]) -> Result<Lowered, QuantizeError> {
         Ok(lower(
             &self.base,
-            &plan(&self.layers, low, self.options),
+            &plan(&self.units, low, self.options),
             &self.ranges,
             &self.options.lower,
         )?)
+    }
+}
+
+/// The built-in evaluator: the metric of the options on validation data.
+pub struct ValidationScore<'a> {
+    val: &'a Dataset,
+    truth: Vec<i64>,
+    metric: Metric,
+    batch_size: usize,
+}
+
+impl<'a> ValidationScore<'a> {
+    /// Scores against `val`'s labels (top-1) or against `base`'s own
+    /// predictions on `val` (agreement).
+    ///
+    /// # Errors
+    /// [`QuantizeError::NeedsLabels`] for top-1 without labels; execution
+    /// errors of `base`.
+    pub fn new(
+        base: &Model,
+        val: &'a Dataset,
+        options: &QuantizeOptions,
+    ) -> Result<ValidationScore<'a>, QuantizeError> {
+        let truth = match (options.metric, &val.labels) {
+            (Metric::Top1, Some(labels)) => labels.clone(),
+            (Metric::Top1, None) => {
+                return Err(QuantizeError::NeedsLabels {
+                    metric: options.metric.name(),
+                })
+            }
+            (Metric::Agreement, _) => predictions(&Plan::new(base)?, val, options.eval_batch_size)?,
+        };
+        Ok(ValidationScore {
+            val,
+            truth,
+            metric: options.metric,
+            batch_size: options.eval_batch_size,
+        })
+    }
+
+    /// The metric of `model`, in percent.
+    ///
+    /// # Errors
+    /// [`QuantizeError`] from execution.
+    pub fn accuracy(&self, model: &Model) -> Result<f64, QuantizeError> {
+        let plan = Plan::new(model)?;
+        Ok(percent_equal(
+            &predictions(&plan, self.val, self.batch_size)?,
+            &self.truth,
+        ))
+    }
+}
+
+impl Evaluator for ValidationScore<'_> {
+    fn score(&mut self, model: &Model) -> Result<f64, QuantizeError> {
+        self.accuracy(model)
+    }
+    fn metric(&self) -> String {
+        self.metric.name().to_string()
+    }
+}
+
+/// Candidates and the built-in score together, shareable across threads
+/// (`compare` measures many candidates in parallel).
+pub struct CandidateEvaluator<'a> {
+    pub candidates: Candidates<'a>,
+    pub score: ValidationScore<'a>,
+    /// Accuracy of the float model on the validation data.
+    pub fp32_accuracy: f64,
+}
+
+impl<'a> CandidateEvaluator<'a> {
+    /// Calibrates `base` (see [`raise_opset`]) on `train` and measures it on
+    /// `val`.
+    ///
+    /// # Errors
+    /// [`QuantizeError`] from calibration or execution.
+    pub fn prepare(
+        base: &Model,
+        train: &Dataset,
+        val: &'a Dataset,
+        options: &'a QuantizeOptions,
+    ) -> Result<CandidateEvaluator<'a>, QuantizeError> {
+        let score = ValidationScore::new(base, val, options)?;
+        let candidates = Candidates::calibrate(base, train, options)?;
+        let fp32_accuracy = score.accuracy(base)?;
+        Ok(CandidateEvaluator {
+            candidates,
+            score,
+            fp32_accuracy,
+        })
     }
 
     /// The lowered model for `low` and its accuracy on the validation data.
@@ -111,28 +188,25 @@ impl<'a> CandidateEvaluator<'a> {
     /// # Errors
     /// [`QuantizeError`] from lowering or execution.
     pub fn measure(&self, low: &[NodeId]) -> Result<(Lowered, f64), QuantizeError> {
-        let lowered = self.lower(low)?;
-        let plan = Plan::new(&lowered.model)?;
-        let accuracy = percent_equal(
-            &predictions(&plan, self.val, self.options.eval_batch_size)?,
-            &self.truth,
-        );
+        let lowered = self.candidates.lower(low)?;
+        let accuracy = self.score.accuracy(&lowered.model)?;
         Ok((lowered, accuracy))
     }
 }
 
-/// `low` at low bits, the other `layers` at high bits.
-fn plan(layers: &[NodeId], low: &[NodeId], options: &QuantizeOptions) -> QuantPlan {
-    let layers: BTreeMap<NodeId, LayerChoice> = layers
-        .iter()
-        .map(|&node| {
-            let bits = if low.contains(&node) {
-                options.low_bits
-            } else {
-                options.high_bits
-            };
-            (node, LayerChoice { bits })
-        })
-        .collect();
+/// The units keyed in `low` at low bits, the other `units` at high bits;
+/// every user of a unit gets the unit's bits.
+fn plan(units: &[LayerUnit], low: &[NodeId], options: &QuantizeOptions) -> QuantPlan {
+    let mut layers = BTreeMap::new();
+    for unit in units {
+        let bits = if low.contains(&unit.node()) {
+            options.low_bits
+        } else {
+            options.high_bits
+        };
+        for &user in &unit.users {
+            layers.insert(user, LayerChoice { bits });
+        }
+    }
     QuantPlan { layers }
 }

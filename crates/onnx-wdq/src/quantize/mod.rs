@@ -6,20 +6,22 @@ mod candidates;
 mod metric;
 mod report;
 
-pub use candidates::CandidateEvaluator;
+pub use crate::pipeline::Evaluator;
+pub use candidates::{raise_opset, CandidateEvaluator, Candidates, ValidationScore};
 pub use metric::{percent_equal, predictions, Metric};
+pub(crate) use report::build as build_report;
 pub use report::{CandidateReport, LayerReport, QuantizeReport, Sizes, StageTimes};
 
-use crate::analyze::analyze;
+use crate::analyze::Drift;
 use crate::calibrate::CalibrationError;
 use crate::data::Dataset;
 use crate::evaluate::EvalError;
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wdq_exec::ExecError;
 use wdq_ir::{Model, NodeId};
 use wdq_lower::LowerOptions;
-use wdq_plan::{search, SearchOptions, Selection};
+use wdq_plan::{search, SearchOptions, SearchOutcome, Selection};
 use wdq_quant::calibrate::CalibrationMethod;
 use wdq_train::{Statistic, TrainError, TrainObserver, TrainOptions};
 
@@ -93,14 +95,18 @@ pub enum QuantizeError {
     Exec(#[from] ExecError),
     #[error("evaluation: {0}")]
     Eval(#[from] EvalError),
+    /// A caller's [`Evaluator`] failed.
+    #[error(transparent)]
+    Evaluator(Box<dyn std::error::Error + Send + Sync>),
     #[error("metric {metric} needs labels in the validation data")]
     NeedsLabels { metric: &'static str },
     #[error("--low-bits {low} must be below --high-bits {high}")]
     Bits { low: u8, high: u8 },
 }
 
-/// Runs the method on `model`: fine-tune on `train`, rank layers by drift,
-/// search on `val`, and lower. Returns the second network and the report.
+/// Runs the method on `model` with the built-in evaluator (the metric of
+/// `options` on `val`): [`crate::pipeline::run`]. Returns the second
+/// network and the report.
 ///
 /// # Errors
 /// [`QuantizeError`] for any failing stage.
@@ -111,100 +117,109 @@ pub fn quantize(
     options: &QuantizeOptions,
     observer: &mut dyn TrainObserver,
 ) -> Result<(Model, QuantizeReport), QuantizeError> {
+    let mut score = ValidationScore::new(model, val, options)?;
+    let quantized = crate::pipeline::run(model, train, options, &mut score, observer)?;
+    Ok((quantized.model, quantized.report))
+}
+
+/// `--low-bits` must be below `--high-bits`.
+pub(crate) fn check_bits(options: &QuantizeOptions) -> Result<(), QuantizeError> {
     if options.low_bits >= options.high_bits {
         return Err(QuantizeError::Bits {
             low: options.low_bits,
             high: options.high_bits,
         });
     }
-    let mut times = StageTimes::default();
+    Ok(())
+}
 
-    // 1-4: fine-tune, drift statistics, order.
-    let clock = Instant::now();
-    let analysis = analyze(model, train, &options.train, options.statistic, observer)?;
-    times.analyze = clock.elapsed().as_secs_f64();
+/// The search stage's result: which units go to low bits, and the
+/// accuracies the report needs.
+#[derive(Clone, Debug)]
+pub struct Searched {
+    /// The search over indices of the drift order.
+    pub outcome: SearchOutcome,
+    /// The units at low bits (empty when no candidate met the threshold:
+    /// then the all-high model is the best valid one).
+    pub chosen: Vec<NodeId>,
+    pub fp32_accuracy: f64,
+    pub all_high_accuracy: f64,
+    pub reference_accuracy: f64,
+    /// The chosen candidate's accuracy: candidates are deterministic, so it
+    /// is the written model's.
+    pub final_accuracy: f64,
+    pub met_threshold: bool,
+}
 
-    // Calibrate once, and measure the float reference.
-    let clock = Instant::now();
-    let evaluator = CandidateEvaluator::prepare(model, train, val, options)?;
-    times.calibrate = clock.elapsed().as_secs_f64();
-
-    // 5-6: the search over prefixes of the eligible drift order (less the
-    // smallest layer under --skip-smallest).
-    let clock = Instant::now();
-    let layer_nodes: Vec<NodeId> = analysis
-        .layers
-        .iter()
-        .filter_map(|l| evaluator.layer_by_label(&l.node))
-        .collect();
-    let order: Vec<usize> = (0..layer_nodes.len()).collect();
-    let eligible: Vec<NodeId> = layer_nodes
-        .iter()
-        .copied()
-        .skip(usize::from(options.skip_smallest))
-        .collect();
-    let fp32_accuracy = evaluator.fp32_accuracy;
-    let all_high_accuracy = evaluator.measure(&[])?.1;
+/// Searches prefixes of `drift.order` (less the smallest under
+/// `skip_smallest`, which the search applies) for the longest within the
+/// threshold, scoring each candidate with `evaluator`.
+///
+/// # Errors
+/// [`QuantizeError`] from lowering or scoring a candidate.
+pub fn search_order(
+    candidates: &Candidates<'_>,
+    drift: &Drift,
+    evaluator: &mut dyn Evaluator,
+    options: &QuantizeOptions,
+) -> Result<Searched, QuantizeError> {
+    // The search maximises; a lower-is-better score is searched negated.
+    let sign = if evaluator.higher_is_better() {
+        1.0
+    } else {
+        -1.0
+    };
+    let fp32_accuracy = evaluator.score(&candidates.base)?;
+    let all_high_accuracy = evaluator.score(&candidates.lower(&[])?.model)?;
     let reference_accuracy = match options.reference {
         Reference::Fp32 => fp32_accuracy,
         Reference::High => all_high_accuracy,
     };
-    let scores: Vec<f64> = analysis.layers.iter().map(|l| l.statistic).collect();
+    let order: Vec<usize> = (0..drift.order.len()).collect();
+    let scores: Vec<f64> = drift.order.iter().map(|&n| drift.scores.0[&n]).collect();
     let search_options = SearchOptions {
         selection: options.selection,
         threshold: options.threshold,
         skip_smallest: options.skip_smallest,
         time_budget: options.time_budget,
     };
-    let mut evaluate = |m: usize| -> Result<f64, QuantizeError> {
-        if m == 0 {
-            return Ok(all_high_accuracy);
+    let units = |low: &[usize]| -> Vec<NodeId> { low.iter().map(|&i| drift.order[i]).collect() };
+    let mut evaluate = |low: &[usize]| -> Result<f64, QuantizeError> {
+        if low.is_empty() {
+            return Ok(sign * all_high_accuracy);
         }
-        evaluator
-            .measure(&eligible[..m])
-            .map(|(_, accuracy)| accuracy)
+        Ok(sign * evaluator.score(&candidates.lower(&units(low))?.model)?)
     };
-    let outcome = search(
+    let mut outcome = search(
         &order,
         &scores,
-        reference_accuracy,
+        sign * reference_accuracy,
         &search_options,
         &mut evaluate,
     )?;
-    times.search = clock.elapsed().as_secs_f64();
-
-    // 7: lower the chosen set; when even all-high misses the threshold the
-    // all-high model is the best valid one.
-    let clock = Instant::now();
-    let high_within = reference_accuracy - all_high_accuracy <= options.threshold + 1e-9;
-    let chosen: Vec<NodeId> = if outcome.met_threshold {
-        outcome.low_bit.iter().map(|&i| layer_nodes[i]).collect()
+    for c in &mut outcome.candidates {
+        c.accuracy *= sign;
+    }
+    let chosen = if outcome.met_threshold {
+        units(&outcome.low_bit)
     } else {
         Vec::new()
     };
-    // Candidates are deterministic, so the chosen one's measured accuracy is
-    // the written model's: lower it again without a second evaluation.
-    let lowered = evaluator.lower(&chosen)?;
     let final_accuracy = outcome
         .candidates
         .iter()
         .find(|c| c.low_bit_layers == chosen.len())
         .map_or(all_high_accuracy, |c| c.accuracy);
-    times.lower = clock.elapsed().as_secs_f64();
-
-    let report = report::build(report::Inputs {
-        base: &evaluator.base,
-        analysis: &analysis,
-        layer_nodes: &layer_nodes,
-        lowered: &lowered,
-        outcome: &outcome,
-        options,
+    // The search counts "no layer at low bits" as within the threshold
+    // without measuring it; the all-high model must meet it too.
+    let high_within = sign * (reference_accuracy - all_high_accuracy) <= options.threshold + 1e-9;
+    Ok(Searched {
+        met_threshold: outcome.met_threshold && (!chosen.is_empty() || high_within),
+        outcome,
+        chosen,
         fp32_accuracy,
         all_high_accuracy,
         reference_accuracy,
         final_accuracy,
-        met_threshold: outcome.met_threshold && (!chosen.is_empty() || high_within),
-        times,
-    });
-    Ok((lowered.model, report))
+    })
 }
