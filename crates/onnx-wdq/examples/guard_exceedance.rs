@@ -13,9 +13,9 @@
 //! usage: cargo run --release -p onnx-wdq --example guard_exceedance --
 //!            MODEL TRAIN.npz POOL.npz [SELECTION_SIZE] [THRESHOLD] [LOW_BITS]
 
-use onnx_wdq::analyze::analyze;
+use onnx_wdq::analyze::drift;
 use onnx_wdq::data::Dataset;
-use onnx_wdq::quantize::{CandidateEvaluator, QuantizeOptions};
+use onnx_wdq::quantize::{raise_opset, CandidateEvaluator, QuantizeOptions};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::path::Path;
@@ -45,28 +45,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         low_bits: args.get(5).map_or(Ok(3), |s| s.parse())?,
         ..QuantizeOptions::default()
     };
-    let analysis = analyze(
-        &model,
-        &train,
-        &options.train,
-        options.statistic,
-        &mut Quiet,
-    )?;
-    let evaluator = CandidateEvaluator::prepare(&model, &train, &pool, &options)?;
-    let order: Vec<_> = analysis
-        .layers
-        .iter()
-        .filter_map(|l| evaluator.layer_by_label(&l.node))
-        .collect();
+    let base = raise_opset(&model, &options)?;
+    let order = drift(&base, &train, &options.train, options.statistic, &mut Quiet)?.order;
+    let evaluator = CandidateEvaluator::prepare(&base, &train, &pool, &options)?;
+    let score = &evaluator.score;
     let hits_of = |p: PerSample| match p {
         PerSample::Hits(h) => h,
         PerSample::Fidelity { .. } => unreachable!("top-1 counts samples"),
     };
-    let reference = hits_of(evaluator.figures(&evaluator.run(&model)?));
+    let reference = hits_of(score.figures(&score.run(&base)?));
     let prefixes: Vec<Vec<bool>> = (0..=order.len())
         .map(|m| {
-            let lowered = evaluator.lower(&order[..m])?;
-            Ok(hits_of(evaluator.figures(&evaluator.run(&lowered.model)?)))
+            let lowered = evaluator.candidates.lower(&order[..m])?;
+            Ok(hits_of(score.figures(&score.run(&lowered.model)?)))
         })
         .collect::<Result<_, onnx_wdq::quantize::QuantizeError>>()?;
     let percent = |hits: &[bool], idx: &[usize]| {
@@ -102,7 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 skip_smallest: false,
                 time_budget: None,
             };
-            let mut evaluate = |m: usize| -> Result<Measure, ()> {
+            let mut evaluate = |low: &[usize]| -> Result<Measure, ()> {
+                let m = low.len();
                 let j = judge(
                     Metric::Top1,
                     &PerSample::Hits(pick(&prefixes[m], chosen_on)),

@@ -4,18 +4,24 @@
 use crate::data::Dataset;
 use crate::inspect::table;
 use serde::Serialize;
-use wdq_ir::Model;
+use wdq_ir::{layer_units, Graph, LayerMap, LayerUnit, Model, NodeId};
 use wdq_train::{
-    fine_tune, over_cycles, LabelFree, Statistic, TrainData, TrainError, TrainObserver,
-    TrainOptions,
+    fine_tune, over_cycles, LabelFree, Statistic, TrainError, TrainObserver, TrainOptions,
+    TrainReport,
 };
 
-/// One layer in drift order.
+/// One quantization unit in drift order (a report row).
 #[derive(Clone, Debug, Serialize)]
 pub struct RankedLayer {
     /// 1 = smallest statistic: the best candidate for fewer bits.
     pub rank: usize,
+    /// The unit's key: its first layer node.
+    #[serde(skip)]
+    pub id: NodeId,
     pub node: String,
+    /// The other layer nodes reading the same (tied) weight.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied: Vec<String>,
     pub op: String,
     pub weight: String,
     pub parameters: usize,
@@ -43,8 +49,112 @@ pub struct AnalyzeReport {
     pub warnings: Vec<String>,
 }
 
-/// Fine-tunes `model` on `data` and ranks its weighted layers by
+/// The analysis stage's result: the drift side table of one fine-tuning
+/// run, keyed by the units' [`NodeId`]s in the model that was fine-tuned,
+/// and the drift order.
+#[derive(Clone, Debug)]
+pub struct Drift {
+    pub train: TrainReport,
+    pub statistic: Statistic,
+    /// S of every tracked unit.
+    pub scores: LayerMap<f64>,
+    /// The tracked units, ascending by S (ties keep graph order).
+    pub order: Vec<NodeId>,
+    pub warnings: Vec<String>,
+}
+
+/// Fine-tunes `model` on `data` and orders its quantization units by
 /// `statistic`, ascending (ties keep graph order).
+///
+/// # Errors
+/// [`TrainError`] from fine-tuning (including divergence).
+pub fn drift(
+    model: &Model,
+    data: &Dataset,
+    options: &TrainOptions,
+    statistic: Statistic,
+    observer: &mut dyn TrainObserver,
+) -> Result<Drift, TrainError> {
+    let train = fine_tune(model, data.train_data(), options, observer)?;
+    let units: Vec<NodeId> = layer_units(&model.graph)
+        .iter()
+        .map(LayerUnit::node)
+        .filter(|&n| train.layers.contains(n))
+        .collect();
+    let scores: LayerMap<f64> = train
+        .layers
+        .iter()
+        .map(|(&n, l)| (n, over_cycles(&l.cycles, statistic)))
+        .collect();
+    let mut order = units;
+    order.sort_by(|a, b| scores.0[a].total_cmp(&scores.0[b]));
+    let mut warnings = Vec::new();
+    if data.labels.is_none() && options.label_free == LabelFree::Distill {
+        warnings.push(
+            "no labels and --label-free distill: the model was fine-tuned towards its own outputs, where \
+             its gradients start at zero, so the drift mostly reflects rounding and the order is weakly \
+             informative; the default (auto) loss gives the labelled order"
+                .to_string(),
+        );
+    }
+    Ok(Drift {
+        train,
+        statistic,
+        scores,
+        order,
+        warnings,
+    })
+}
+
+impl Drift {
+    /// The rank (1 = smallest S) of `node`, if tracked.
+    pub fn rank(&self, node: NodeId) -> Option<usize> {
+        self.order.iter().position(|&n| n == node).map(|i| i + 1)
+    }
+
+    /// The rows of the units in drift order, labelled from `graph`.
+    pub fn ranked(&self, graph: &Graph) -> Vec<RankedLayer> {
+        self.order
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let l = &self.train.layers.0[&id];
+                RankedLayer {
+                    rank: i + 1,
+                    id,
+                    node: graph.node_label(id),
+                    tied: l.users[1..].iter().map(|&u| graph.node_label(u)).collect(),
+                    op: l.op.clone(),
+                    weight: l.weight.clone(),
+                    parameters: l.parameters,
+                    statistic: self.scores.0[&id],
+                    per_cycle: l.cycles.iter().map(|c| c.get(self.statistic)).collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// The `analyze` report, labelled from `graph`.
+    pub fn report(&self, graph: &Graph, options: &TrainOptions) -> AnalyzeReport {
+        AnalyzeReport {
+            statistic: self.statistic,
+            cycles: options.cycles,
+            steps_per_cycle: self.train.steps_per_cycle,
+            learning_rate: options.learning_rate,
+            batch_size: options.batch_size,
+            seed: options.seed,
+            include_bias: options.include_bias,
+            loss: self.train.loss.clone(),
+            loss_per_cycle: self.train.loss_per_cycle.clone(),
+            layers: self.ranked(graph),
+            seconds: self.train.seconds,
+            warnings: self.warnings.clone(),
+        }
+    }
+}
+
+/// Fine-tunes `model` on `data` and ranks its quantization units by
+/// `statistic`, ascending (ties keep graph order): [`drift`], rendered.
 ///
 /// # Errors
 /// [`TrainError`] from fine-tuning (including divergence).
@@ -55,52 +165,7 @@ pub fn analyze(
     statistic: Statistic,
     observer: &mut dyn TrainObserver,
 ) -> Result<AnalyzeReport, TrainError> {
-    let train = TrainData {
-        inputs: &data.inputs,
-        labels: data.labels.as_deref(),
-        len: data.len,
-    };
-    let report = fine_tune(model, train, options, observer)?;
-    let mut layers: Vec<RankedLayer> = report
-        .layers
-        .iter()
-        .map(|l| RankedLayer {
-            rank: 0,
-            node: l.node.clone(),
-            op: l.op.clone(),
-            weight: l.weight.clone(),
-            parameters: l.parameters,
-            statistic: over_cycles(&l.cycles, statistic),
-            per_cycle: l.cycles.iter().map(|c| c.get(statistic)).collect(),
-        })
-        .collect();
-    layers.sort_by(|a, b| a.statistic.total_cmp(&b.statistic));
-    for (i, l) in layers.iter_mut().enumerate() {
-        l.rank = i + 1;
-    }
-    let mut warnings = Vec::new();
-    if data.labels.is_none() && options.label_free == LabelFree::Distill {
-        warnings.push(
-            "no labels and --label-free distill: the model was fine-tuned towards its own outputs, where \
-             its gradients start at zero, so the drift mostly reflects rounding and the order is weakly \
-             informative; the default (auto) loss gives the labelled order"
-                .to_string(),
-        );
-    }
-    Ok(AnalyzeReport {
-        statistic,
-        cycles: options.cycles,
-        steps_per_cycle: report.steps_per_cycle,
-        learning_rate: options.learning_rate,
-        batch_size: options.batch_size,
-        seed: options.seed,
-        include_bias: options.include_bias,
-        loss: report.loss,
-        loss_per_cycle: report.loss_per_cycle,
-        layers,
-        seconds: report.seconds,
-        warnings,
-    })
+    Ok(drift(model, data, options, statistic, observer)?.report(&model.graph, options))
 }
 
 impl AnalyzeReport {
@@ -131,9 +196,10 @@ impl AnalyzeReport {
             .iter()
             .map(|l| {
                 let cycles: Vec<String> = l.per_cycle.iter().map(|v| format!("{v:.3e}")).collect();
+                let tied: String = l.tied.iter().map(|t| format!(" +{t}")).collect();
                 [
                     l.rank.to_string(),
-                    l.node.clone(),
+                    format!("{}{tied}", l.node),
                     l.op.clone(),
                     l.parameters.to_string(),
                     format!("{:.4e}", l.statistic),

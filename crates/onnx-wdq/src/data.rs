@@ -77,6 +77,15 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// The borrowed view fine-tuning reads.
+    pub fn train_data(&self) -> wdq_train::TrainData<'_> {
+        wdq_train::TrainData {
+            inputs: &self.inputs,
+            labels: self.labels.as_deref(),
+            len: self.len,
+        }
+    }
+
     /// Loads `path` for a model whose graph inputs (without defaults) are
     /// `input_names`. An `.npz` needs one array per input name, except that a
     /// single-input model accepts a single non-label array of any name. A

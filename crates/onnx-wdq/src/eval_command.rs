@@ -6,7 +6,7 @@
 //! fails, or prints no score, stops the search with its exit code and
 //! standard error.
 
-use crate::quantize::{Evaluator, EvaluatorError};
+use crate::quantize::{Evaluator, EvaluatorError, QuantizeError};
 use std::process::Command;
 use std::time::Instant;
 use wdq_ir::Model;
@@ -52,7 +52,7 @@ impl CommandEvaluator {
 }
 
 impl Evaluator for CommandEvaluator {
-    fn name(&self) -> String {
+    fn metric(&self) -> String {
         format!("score of `{}`", self.command)
     }
 
@@ -60,11 +60,18 @@ impl Evaluator for CommandEvaluator {
         self.higher_is_better
     }
 
-    fn seconds(&self) -> f64 {
-        self.seconds
+    fn seconds(&self) -> Option<f64> {
+        Some(self.seconds)
     }
 
-    fn score(&mut self, model: &Model) -> Result<f64, EvaluatorError> {
+    fn score(&mut self, model: &Model) -> Result<f64, QuantizeError> {
+        Ok(self.run(model)?)
+    }
+}
+
+impl CommandEvaluator {
+    /// Writes `model`, runs the command on it and parses its score.
+    fn run(&mut self, model: &Model) -> Result<f64, EvaluatorError> {
         let path = self
             .dir
             .path()

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use wdq_ir::{weighted_layers, Dim, Model, TensorType, ValueId};
+use wdq_ir::{layer_units, Dim, Model, TensorType, ValueId};
 
 /// A summary of a model, serialised as `inspect --json`.
 #[derive(Clone, Debug, Serialize)]
@@ -30,10 +30,13 @@ pub struct ValueSummary {
     pub shape: Option<Vec<String>>,
 }
 
-/// A weighted layer.
+/// A quantization unit: a weight and the layers reading it.
 #[derive(Clone, Debug, Serialize)]
 pub struct LayerSummary {
     pub node: String,
+    /// The other layer nodes reading the same (tied) weight.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied: Vec<String>,
     pub op: String,
     pub weight: String,
     pub weight_dtype: String,
@@ -55,10 +58,12 @@ impl ModelSummary {
             };
             *op_histogram.entry(key).or_insert(0) += 1;
         }
-        let layers: Vec<LayerSummary> = weighted_layers(graph)
+        let layers: Vec<LayerSummary> = layer_units(graph)
             .iter()
-            .map(|l| LayerSummary {
-                node: graph.node(l.node).name.clone(),
+            .map(|u| (u, &u.layer))
+            .map(|(u, l)| LayerSummary {
+                node: graph.node_label(l.node),
+                tied: u.users[1..].iter().map(|&n| graph.node_label(n)).collect(),
                 op: graph.node(l.node).op.op_type().to_string(),
                 weight: graph.value(l.weight).name.clone(),
                 weight_dtype: l.weight_tensor.dtype().to_string(),
@@ -139,9 +144,10 @@ impl ModelSummary {
                 } else {
                     String::new()
                 };
+                let tied: String = l.tied.iter().map(|t| format!(" +{t}")).collect();
                 [
                     (i + 1).to_string(),
-                    l.node.clone(),
+                    format!("{}{tied}", l.node),
                     l.op.clone(),
                     format!("{}{dtype}", l.weight),
                     shape.join("x"),

@@ -3,6 +3,7 @@
 //! a typed, serialisable result.
 
 pub mod analyze;
+pub mod annotate;
 pub mod calibrate;
 pub mod compare;
 pub mod data;
@@ -10,6 +11,7 @@ pub mod eval_command;
 pub mod evaluate;
 pub mod files;
 pub mod inspect;
+pub mod pipeline;
 pub mod quantize;
 
 /// The class count of a classifier whose first output is declared

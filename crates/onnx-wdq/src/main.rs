@@ -16,8 +16,11 @@ use cli::{
     QuantizeArgs,
 };
 use onnx_wdq::data::{save_npz, Dataset};
+use onnx_wdq::eval_command::CommandEvaluator;
 use onnx_wdq::evaluate::{evaluate, Evaluation};
 use onnx_wdq::inspect::ModelSummary;
+use onnx_wdq::pipeline;
+use onnx_wdq::quantize::{Evaluator, ValidationScore};
 use onnx_wdq::required_inputs;
 use std::process::ExitCode;
 use wdq_exec::plan::Plan;
@@ -248,28 +251,22 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     let model = load(model_path)?;
     let (train, val) = load_data(&model, &args.data, args.train_args.seed)?;
     let options = options::quantize_options(&args)?;
-    let mut command = match &args.eval_command {
-        Some(cmd) => Some(onnx_wdq::eval_command::CommandEvaluator::new(
-            cmd,
-            !args.lower_is_better,
-        )?),
-        None => None,
+    let mut evaluator: Box<dyn Evaluator + '_> = match &args.eval_command {
+        Some(cmd) => Box::new(CommandEvaluator::new(cmd, !args.lower_is_better)?),
+        None => Box::new(
+            ValidationScore::new(&model, &val, &options)
+                .with_context(|| format!("quantizing {}", model_path.display()))?,
+        ),
     };
     let mut progress =
         progress::TrainProgress::new(options.train.cycles, args.train_args.save_snapshots.clone())?;
-    let custom = command
-        .as_mut()
-        .map(|c| c as &mut dyn onnx_wdq::quantize::Evaluator);
-    let (quantized, mut report) =
-        onnx_wdq::quantize::quantize_with(&model, &train, &val, &options, &mut progress, custom)
-            .with_context(|| format!("quantizing {}", model_path.display()))?;
+    let mut quantized = pipeline::run(&model, &train, &options, evaluator.as_mut(), &mut progress)
+        .with_context(|| format!("quantizing {}", model_path.display()))?;
     progress.finish();
-    let clock = std::time::Instant::now();
-    report.sizes.file_before = wdq_onnx::encode_model(&model)?.len();
-    report.sizes.file_after = wdq_onnx::encode_model(&quantized)?.len();
-    wdq_onnx::save_model(&quantized, output)
+    quantized
+        .write(&model, output)
         .with_context(|| format!("writing {}", output.display()))?;
-    report.seconds.export = clock.elapsed().as_secs_f64();
+    let report = quantized.report;
     if let Some(path) = &args.report {
         write_json(path, &report)?;
     }

@@ -201,6 +201,87 @@ fn main_command_is_deterministic_and_its_report_matches_eval() {
     assert_eq!(eval["top1_percent"], report["final_accuracy"]);
 }
 
+/// A tied weight (the second user reads it through an Identity, as
+/// PyTorch's legacy exporter writes it) is one quantization unit: inspect,
+/// the report and the written model agree on it.
+#[test]
+fn a_tied_weight_is_one_unit_in_inspect_report_and_output() {
+    let model = fixture("fixtures/models/tied_mlp.onnx");
+    let out = run(&["inspect", &model, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nodes: Vec<(&str, &serde_json::Value)> = summary["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["node"].as_str().unwrap(), &l["tied"]))
+        .collect();
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+    assert_eq!(nodes[0], ("fc1", &serde_json::json!(["fc2"])));
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("tied_wdq.onnx");
+    let report_path = dir.path().join("tied.json");
+    for low_bits in ["2", "4"] {
+        let out = run(&[
+            &model,
+            "-o",
+            &written.to_string_lossy(),
+            "--data",
+            &fixture("fixtures/models/tied_mlp.data.npz"),
+            "--report",
+            &report_path.to_string_lossy(),
+            "--low-bits",
+            low_bits,
+            "--int4-storage",
+            "int8",
+            "--cycles",
+            "2",
+            "--lr",
+            "0.05",
+        ]);
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{}", stderr(&out));
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+        let rows = report["layers"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let q = wdq_onnx::load_model(&written).unwrap();
+        // Every node of a row carries the row's bits: its weight's
+        // DequantizeLinear reads codes that fit them.
+        for row in rows {
+            let bits = row["bits"].as_u64().unwrap() as i32;
+            let mut nodes = vec![row["node"].as_str().unwrap()];
+            if let Some(tied) = row["tied"].as_array() {
+                nodes.extend(tied.iter().map(|t| t.as_str().unwrap()));
+            }
+            for node in nodes {
+                let id = q
+                    .graph
+                    .live_nodes()
+                    .find(|(_, n)| n.name == node)
+                    .unwrap()
+                    .0;
+                let layer = wdq_ir::weighted_layers(&q.graph)
+                    .into_iter()
+                    .find(|l| l.node == id)
+                    .unwrap();
+                assert!(layer.dequantize.is_some(), "{node} was not quantized");
+                let codes = layer.weight_tensor.to_f32_vec().unwrap();
+                let max = codes.iter().fold(0f32, |m, c| m.max(c.abs()));
+                let limit = (1 << (bits - 1)) as f32;
+                assert!(max <= limit, "{node}: codes up to {max} at {bits} bits");
+                assert!(
+                    max >= limit / 2.0,
+                    "{node}: codes up to {max} at {bits} bits"
+                );
+            }
+        }
+        assert_eq!(
+            rows.iter().find(|r| r["node"] == "fc1").unwrap()["tied"],
+            serde_json::json!(["fc2"])
+        );
+    }
+}
+
 #[test]
 fn unmet_threshold_writes_the_all_high_model_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use onnx_wdq::compare::{compare, CompareOptions, Criterion};
 use onnx_wdq::data::Dataset;
-use onnx_wdq::quantize::{CandidateEvaluator, Metric, QuantizeOptions, Reference};
+use onnx_wdq::quantize::{raise_opset, CandidateEvaluator, Metric, QuantizeOptions, Reference};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -245,14 +245,20 @@ fn parallel_cached_evaluations_equal_a_fresh_sequential_measure() {
         "no drift criterion, no fine-tuning"
     );
     let q = options();
-    let evaluator = CandidateEvaluator::prepare(&model, &train, &val, &q).unwrap();
+    let base = raise_opset(&model, &q).unwrap();
+    let evaluator = CandidateEvaluator::prepare(&base, &train, &val, &q).unwrap();
+    let graph = &evaluator.candidates.base.graph;
+    let by_label = |l: &str| {
+        evaluator
+            .candidates
+            .layers
+            .iter()
+            .copied()
+            .find(|&n| graph.node_label(n) == l)
+    };
     for c in &report.criteria {
         for point in &c.curve {
-            let nodes: Vec<_> = point
-                .layers
-                .iter()
-                .map(|l| evaluator.layer_by_label(l).unwrap())
-                .collect();
+            let nodes: Vec<_> = point.layers.iter().map(|l| by_label(l).unwrap()).collect();
             let (lowered, accuracy) = evaluator.measure(&nodes).unwrap();
             assert_eq!(accuracy, point.accuracy, "{} m={}", c.criterion, point.m);
             assert_eq!(lowered.weight_bytes_after, point.weight_bytes);

@@ -45,19 +45,6 @@ fn passive_output(op: &Op, slot: usize) -> bool {
     }
 }
 
-fn label(b: &Builder<'_>, id: NodeId) -> String {
-    let node = b.graph.node(id);
-    if !node.name.is_empty() {
-        return node.name.clone();
-    }
-    node.outputs
-        .iter()
-        .flatten()
-        .map(|v| b.graph.value(*v).name.clone())
-        .next()
-        .unwrap_or_else(|| format!("node{}", id.0))
-}
-
 /// Differentiates the forward nodes `forward` (in topological order) from
 /// the seed gradient `seed` of value `output`; returns the gradient of each
 /// parameter in `params` that the loss reaches.
@@ -122,7 +109,7 @@ pub(crate) fn backward(
             continue;
         }
         let mut ctx = Ctx {
-            label: label(b, id),
+            label: b.graph.node_label(id),
             b,
             node: &node,
             dy,

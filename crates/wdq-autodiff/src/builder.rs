@@ -52,6 +52,7 @@ impl<'g> Builder<'g> {
             inputs,
             outputs: outs.clone(),
             doc_string: String::new(),
+            metadata: Vec::new(),
         });
         self.graph.order.push(node);
         outs
@@ -92,6 +93,7 @@ impl<'g> Builder<'g> {
             inputs,
             outputs: outs.iter().map(|&v| Some(v)).collect(),
             doc_string: String::new(),
+            metadata: Vec::new(),
         });
         self.graph.order.push(node);
         outs

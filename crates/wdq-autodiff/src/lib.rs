@@ -81,9 +81,10 @@ impl Default for StepOptions {
 pub struct TrainableParam {
     /// Initializer (or Constant output) name in the forward model.
     pub name: String,
-    /// Name of the weighted layer node it belongs to (`None` for
-    /// BatchNormalization affine parameters).
-    pub layer: Option<String>,
+    /// The weighted layer node it belongs to, in the forward model and in
+    /// the step model alike (`None` for BatchNormalization affine
+    /// parameters). A tied weight belongs to its first user.
+    pub layer: Option<wdq_ir::NodeId>,
     pub is_bias: bool,
     /// Graph input carrying the current value (defaults to the model's value).
     pub input: String,
@@ -118,7 +119,7 @@ fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
     let graph = &model.graph;
     let mut found: Vec<params::Found> = Vec::new();
     let mut seen = HashSet::new();
-    let mut add = |at: ValueId, dq, layer: Option<String>, is_bias: bool| {
+    let mut add = |at: ValueId, dq, layer: Option<wdq_ir::NodeId>, is_bias: bool| {
         if seen.insert(at) {
             found.push(params::Found {
                 at,
@@ -133,15 +134,14 @@ fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
     let users = graph.users();
     for (id, node) in graph.live_nodes() {
         if let Some(layer) = layers.iter().find(|l| l.node == id) {
-            let name = model.graph.node_label(id);
-            add(layer.weight, layer.dequantize, Some(name.clone()), false);
+            add(layer.weight, layer.dequantize, Some(id), false);
             if options.train_bias {
                 let bias = match node.op {
                     Op::MatMul => matmul_bias(graph, &users, id),
                     _ => node.input(2).and_then(|b| params::source(graph, b)),
                 };
                 if let Some((v, dq)) = bias {
-                    add(v, dq, Some(name), true);
+                    add(v, dq, Some(id), true);
                 }
             }
         } else if let Op::BatchNormalization(_) = node.op {
@@ -233,7 +233,7 @@ pub fn training_step(model: &Model, options: &StepOptions) -> Result<TrainingSte
         let names = update::sgd(&mut b, input, grads.get(&input).copied(), lr, options)?;
         params_out.push(TrainableParam {
             name: p.name.clone(),
-            layer: p.layer.clone(),
+            layer: p.layer,
             is_bias: p.is_bias,
             input: b.graph.value(input).name.clone(),
             updated: names.updated,

@@ -23,7 +23,7 @@ pub(crate) struct Found {
     pub at: ValueId,
     /// The stored constant's name in the forward model.
     pub name: String,
-    pub layer: Option<String>,
+    pub layer: Option<NodeId>,
     pub is_bias: bool,
     /// The `DequantizeLinear` in front of the stored constant, if any.
     pub dequantize: Option<NodeId>,

@@ -69,18 +69,6 @@ impl Slot<'_> {
     }
 }
 
-fn node_label(model: &Model, node: &wdq_ir::Node) -> String {
-    if !node.name.is_empty() {
-        return node.name.clone();
-    }
-    node.outputs
-        .iter()
-        .flatten()
-        .map(|v| model.graph.value(*v).name.clone())
-        .next()
-        .unwrap_or_default()
-}
-
 impl Plan {
     /// Prepares `model` for execution.
     ///
@@ -113,8 +101,8 @@ impl Plan {
             });
         }
         let mut steps = Vec::new();
-        for (_, node) in graph.live_nodes() {
-            let name = node_label(model, node);
+        for (id, node) in graph.live_nodes() {
+            let name = graph.node_label(id);
             match &node.op {
                 Op::Opaque {
                     domain, op_type, ..

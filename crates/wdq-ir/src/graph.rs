@@ -85,6 +85,8 @@ pub struct Value {
     pub ty: Option<TensorType>,
     pub def: ValueDef,
     pub doc_string: String,
+    /// `metadata_props` (key, value), in file order.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// One node. Optional inputs and outputs that are left out are `None`.
@@ -95,6 +97,9 @@ pub struct Node {
     pub inputs: Vec<Option<ValueId>>,
     pub outputs: Vec<Option<ValueId>>,
     pub doc_string: String,
+    /// `metadata_props` (key, value), in file order: how annotations
+    /// (`wdq.*`) reach the written model.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl Node {
@@ -119,6 +124,8 @@ pub struct Graph {
     pub order: Vec<NodeId>,
     pub inputs: Vec<ValueId>,
     pub outputs: Vec<ValueId>,
+    /// `metadata_props` (key, value), in file order.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// An operator set import.
@@ -182,6 +189,7 @@ impl Graph {
             ty,
             def,
             doc_string: String::new(),
+            metadata: Vec::new(),
         });
         id
     }
@@ -215,6 +223,7 @@ impl Graph {
             inputs,
             outputs,
             doc_string: String::new(),
+            metadata: Vec::new(),
         });
         match before.and_then(|b| self.order.iter().position(|&n| n == b)) {
             Some(at) => self.order.insert(at, node),
@@ -223,8 +232,10 @@ impl Graph {
         node
     }
 
-    /// A name for messages and reports: the node's name, or (for unnamed
-    /// nodes) the name of its first output.
+    /// A name for messages, reports and derived value names: the node's
+    /// name, or (for unnamed nodes) the name of its first output, or
+    /// `node<N>`. The one label function of the project: stages key layers
+    /// by [`NodeId`] and call this only when they render.
     pub fn node_label(&self, id: NodeId) -> String {
         let node = self.node(id);
         if !node.name.is_empty() {
@@ -234,8 +245,8 @@ impl Graph {
             .iter()
             .flatten()
             .map(|v| self.value(*v).name.clone())
-            .next()
-            .unwrap_or_default()
+            .find(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("node{}", id.0))
     }
 
     /// Live nodes in topological order.

@@ -86,6 +86,41 @@ fn weight_behind(graph: &Graph, value: ValueId) -> Option<(ValueId, Arc<Tensor>,
     }
 }
 
+/// A quantization unit: one stored weight and every weighted layer that
+/// reads it. A tied weight (PyTorch's legacy exporter feeds the second user
+/// through an `Identity`) is one unit with several users, all given the
+/// same bit width. The unit is keyed by its first user in graph order,
+/// `layer.node`.
+#[derive(Clone, Debug)]
+pub struct LayerUnit {
+    /// The first user's layer (graph order).
+    pub layer: WeightedLayer,
+    /// Every layer node reading the weight, `layer.node` first, graph order.
+    pub users: Vec<NodeId>,
+}
+
+impl LayerUnit {
+    /// The node the unit is keyed by.
+    pub fn node(&self) -> NodeId {
+        self.layer.node
+    }
+}
+
+/// The quantization units of `graph`, in graph order of their first user.
+pub fn layer_units(graph: &Graph) -> Vec<LayerUnit> {
+    let mut units: Vec<LayerUnit> = Vec::new();
+    for layer in weighted_layers(graph) {
+        match units.iter_mut().find(|u| u.layer.weight == layer.weight) {
+            Some(unit) => unit.users.push(layer.node),
+            None => units.push(LayerUnit {
+                users: vec![layer.node],
+                layer,
+            }),
+        }
+    }
+    units
+}
+
 /// A side table keyed by layer node: analysis results live here, never in
 /// fields on `Node`.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,5 +147,17 @@ impl<T> LayerMap<T> {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+    pub fn contains(&self, node: NodeId) -> bool {
+        self.0.contains_key(&node)
+    }
+    pub fn keys(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.0.keys().copied()
+    }
+}
+
+impl<T> FromIterator<(NodeId, T)> for LayerMap<T> {
+    fn from_iter<I: IntoIterator<Item = (NodeId, T)>>(iter: I) -> Self {
+        LayerMap(iter.into_iter().collect())
     }
 }

@@ -14,6 +14,7 @@ pub mod grad_op;
 mod graph;
 pub mod layers;
 pub mod op;
+pub mod pass;
 mod tensor;
 mod verify;
 
@@ -22,7 +23,8 @@ pub use constant::constant_tensor;
 pub use dtype::DType;
 pub use grad_op::GradOp;
 pub use graph::{Dim, Graph, Model, Node, NodeId, OpsetId, TensorType, Value, ValueDef, ValueId};
-pub use layers::{weighted_layers, LayerMap, WeightedLayer};
+pub use layers::{layer_units, weighted_layers, LayerMap, LayerUnit, WeightedLayer};
 pub use op::{Op, OpaqueAttr};
+pub use pass::{run_passes, Changed, Pass, PassError};
 pub use tensor::{Tensor, TensorData, TensorError};
 pub use verify::{verify, VerifyError};

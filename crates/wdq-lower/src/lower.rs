@@ -12,7 +12,7 @@ use crate::resolve::dequantize_scale;
 use crate::rewrite::{
     activation_pair, float_bias, int32_bias, storage_dtype, weight, PairParams, PairSource,
 };
-use crate::site::{analyze, node_label, LayerSite};
+use crate::site::{analyze, LayerSite};
 use std::collections::BTreeMap;
 use wdq_ir::{weighted_layers, DType, Graph, Model, NodeId, Op, ValueDef, ValueId};
 
@@ -35,7 +35,9 @@ pub struct Lowered {
 /// One quantized layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoweredLayer {
-    /// The layer node's name.
+    /// The layer node.
+    pub id: NodeId,
+    /// The layer node's label.
     pub node: String,
     pub bits: u8,
     /// Smallest and largest weight scale.
@@ -53,7 +55,9 @@ pub struct LoweredLayer {
 /// A planned layer that was not quantized.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedLayer {
-    /// The layer node's name.
+    /// The layer node.
+    pub id: NodeId,
+    /// The layer node's label.
     pub node: String,
     /// Why, as a sentence.
     pub reason: String,
@@ -82,7 +86,7 @@ fn analyze_plan(
         if !is_layer_kind {
             return Err(LowerError::NotALayer { node: node.0 });
         }
-        let label = node_label(graph, node);
+        let label = graph.node_label(node);
         if !(2..=8).contains(&choice.bits) {
             return Err(LowerError::InvalidBits {
                 node: label,
@@ -91,6 +95,7 @@ fn analyze_plan(
         }
         let Some(layer) = layers.iter().find(|l| l.node == node) else {
             skipped.push(SkippedLayer {
+                id: node,
                 node: label,
                 reason: "no constant float weight".into(),
             });
@@ -99,6 +104,7 @@ fn analyze_plan(
         match analyze(graph, layer, options.granularity) {
             Ok(site) => sites.push((site, choice.bits)),
             Err(reason) => skipped.push(SkippedLayer {
+                id: node,
                 node: label,
                 reason,
             }),
@@ -292,6 +298,7 @@ fn record(
         Some((lo, hi))
     });
     LoweredLayer {
+        id: site.node,
         node: site.label.clone(),
         bits,
         scales_min,

@@ -36,20 +36,6 @@ pub(crate) struct BiasSite {
     pub int32_ok: bool,
 }
 
-/// The label of a node: its name, or its first output's.
-pub(crate) fn node_label(graph: &Graph, node: NodeId) -> String {
-    let n = graph.node(node);
-    if !n.name.is_empty() {
-        return n.name.clone();
-    }
-    n.outputs
-        .iter()
-        .flatten()
-        .map(|v| graph.value(*v).name.clone())
-        .next()
-        .unwrap_or_else(|| format!("node{}", node.0))
-}
-
 /// Analyses one weighted layer.
 ///
 /// # Errors
@@ -71,7 +57,7 @@ pub(crate) fn analyze(
         .ok_or_else(|| "the weight input is missing".to_string())?;
     let mut weight = resolve_float(graph, weight_input).map_err(|why| format!("weight: {why}"))?;
     if weight.base.is_empty() {
-        weight.base = format!("{}_weight", node_label(graph, layer.node));
+        weight.base = format!("{}_weight", graph.node_label(layer.node));
     }
     let rank = weight.shape.len();
     let (channel_axis, int32_ok_op) = match &node.op {
@@ -106,7 +92,7 @@ pub(crate) fn analyze(
         (_, Some(b)) => match resolve_float(graph, b) {
             Ok(mut value) => {
                 if value.base.is_empty() {
-                    value.base = format!("{}_bias", node_label(graph, layer.node));
+                    value.base = format!("{}_bias", graph.node_label(layer.node));
                 }
                 let channels = axis.map(|a| weight.shape[a]);
                 let int32_ok = int32_ok_op
@@ -123,7 +109,7 @@ pub(crate) fn analyze(
     };
     Ok(LayerSite {
         node: layer.node,
-        label: node_label(graph, layer.node),
+        label: graph.node_label(layer.node),
         data: node.input(0),
         weight_slot: 1,
         weight,

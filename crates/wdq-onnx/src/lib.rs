@@ -11,8 +11,7 @@
 //! gives `m` back, as long as every initializer is read by something (export
 //! leaves out initializers that no node, graph input or output, subgraph or
 //! training info reads). Sparse initializers come back dense. What the IR
-//! has no place for is not kept: graph-, node- and value-level
-//! `metadata_props`, `quantization_annotation`, node `overload` and device
+//! has no place for is not kept: `quantization_annotation`, node `overload` and device
 //! configurations, dimension and type denotations, names and doc strings of
 //! tensors inside attributes, and fields unknown to `proto/onnx.proto`.
 //! Model-level functions, training info and device configurations are kept

@@ -152,9 +152,10 @@ pub struct SearchOutcome {
 }
 
 /// Runs the search over `order` (layer indices, best candidate first) with
-/// per-layer `scores` (used by `Selection::Threshold`). `evaluate(m)`
-/// returns the score with the first m eligible layers at low bits;
-/// `reference` is the score losses are measured against.
+/// per-layer `scores` (used by `Selection::Threshold`). `evaluate(low)`
+/// returns the score with the layers `low` (a prefix of the eligible order:
+/// `skip_smallest` is applied here and only here) at low bits; `reference`
+/// is the score losses are measured against.
 ///
 /// # Errors
 /// Whatever `evaluate` returns.
@@ -163,7 +164,7 @@ pub fn search<E, M: Into<Measure>>(
     scores: &[f64],
     reference: f64,
     options: &SearchOptions,
-    evaluate: &mut dyn FnMut(usize) -> Result<M, E>,
+    evaluate: &mut dyn FnMut(&[usize]) -> Result<M, E>,
 ) -> Result<SearchOutcome, E> {
     let eligible: Vec<usize> = order
         .iter()
@@ -174,6 +175,7 @@ pub fn search<E, M: Into<Measure>>(
     let started = Instant::now();
     let mut run = Runner {
         evaluate,
+        eligible: &eligible,
         reference,
         options,
         candidates: Vec::new(),
@@ -236,18 +238,20 @@ pub fn search<E, M: Into<Measure>>(
         Some(c) => c.within_threshold,
         None => chosen == 0,
     };
+    let candidates = run.candidates;
     Ok(SearchOutcome {
         low_bit: eligible[..chosen].to_vec(),
-        non_monotonic: non_monotonic(&run.candidates, options.goal),
+        non_monotonic: non_monotonic(&candidates, options.goal),
         eligible,
-        candidates: run.candidates,
+        candidates,
         met_threshold,
         stopped_by_time_budget: stopped,
     })
 }
 
 struct Runner<'a, E, M> {
-    evaluate: &'a mut dyn FnMut(usize) -> Result<M, E>,
+    evaluate: &'a mut dyn FnMut(&[usize]) -> Result<M, E>,
+    eligible: &'a [usize],
     reference: f64,
     options: &'a SearchOptions,
     candidates: Vec<Candidate>,
@@ -259,7 +263,7 @@ impl<E, M: Into<Measure>> Runner<'_, E, M> {
             return Ok(&self.candidates[i]);
         }
         let started = Instant::now();
-        let measure: Measure = (self.evaluate)(m)?.into();
+        let measure: Measure = (self.evaluate)(&self.eligible[..m])?.into();
         let goal = self.options.goal;
         let judged = match (self.options.guard, measure.interval) {
             (true, Some(interval)) => goal.pessimistic(interval),
@@ -327,8 +331,8 @@ mod tests {
     }
 
     /// Accuracy that drops 0.3 points per low-bit layer from 90%.
-    fn linear(m: usize) -> Result<f64, ()> {
-        Ok(90.0 - 0.3 * m as f64)
+    fn linear(low: &[usize]) -> Result<f64, ()> {
+        Ok(90.0 - 0.3 * low.len() as f64)
     }
 
     #[test]
@@ -394,11 +398,11 @@ mod tests {
     #[test]
     fn non_monotonic_loss_is_reported() {
         let order: Vec<usize> = (0..8).collect();
-        let mut bumpy = |m: usize| -> Result<f64, ()> {
-            Ok(match m {
+        let mut bumpy = |low: &[usize]| -> Result<f64, ()> {
+            Ok(match low.len() {
                 6 => 87.0,
                 8 => 88.0,
-                _ => 90.0 - 0.1 * m as f64,
+                _ => 90.0 - 0.1 * low.len() as f64,
             })
         };
         let out = search(
@@ -423,7 +427,8 @@ mod tests {
     #[test]
     fn nothing_within_threshold_falls_back_to_zero() {
         let order: Vec<usize> = (0..4).collect();
-        let mut bad = |m: usize| -> Result<f64, ()> { Ok(if m == 0 { 90.0 } else { 50.0 }) };
+        let mut bad =
+            |low: &[usize]| -> Result<f64, ()> { Ok(if low.is_empty() { 90.0 } else { 50.0 }) };
         let out = search(
             &order,
             &[0.0; 4],
@@ -440,7 +445,8 @@ mod tests {
     fn fidelity_bounds_and_the_guard() {
         let order: Vec<usize> = (0..10).collect();
         // SQNR falls 3 dB per low-bit layer from 40 dB; the interval is +-4 dB.
-        let mut sqnr = |m: usize| -> Result<Measure, ()> {
+        let mut sqnr = |low: &[usize]| -> Result<Measure, ()> {
+            let m = low.len();
             let score = 40.0 - 3.0 * m as f64;
             Ok(Measure {
                 score,
@@ -461,7 +467,7 @@ mod tests {
         assert_eq!(out.low_bit.len(), 3); // 40 - 9 - 4 = 27 >= 25 > 24
         opts.goal = Goal::AtMost;
         opts.guard = false;
-        let mut err = |m: usize| -> Result<f64, ()> { Ok(0.01 * m as f64) };
+        let mut err = |low: &[usize]| -> Result<f64, ()> { Ok(0.01 * low.len() as f64) };
         opts.threshold = 0.045;
         let out = search(&order, &[0.0; 10], f64::NAN, &opts, &mut err).unwrap();
         assert_eq!(out.low_bit.len(), 4);

@@ -12,7 +12,7 @@ use std::time::Instant;
 use wdq_autodiff::{training_step, Loss, StepOptions, TrainingStep};
 use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
-use wdq_ir::{Model, ValueDef};
+use wdq_ir::{Model, NodeId, ValueDef};
 
 /// Training data: inputs keyed by graph input name with samples on axis 0,
 /// and labels when the data is labelled (otherwise the original model is
@@ -199,13 +199,16 @@ pub fn fine_tune(
     let layers = tracked
         .into_iter()
         .zip(layer_cycles)
-        .map(|(t, cycles)| LayerDrift {
-            node: t.node,
-            op: t.op,
-            weight: t.tensors[0].clone(),
-            parameters: t.parameters,
-            tensors: t.tensors,
-            cycles,
+        .map(|(t, cycles)| {
+            let drift = LayerDrift {
+                users: t.users,
+                op: t.op,
+                weight: t.tensors[0].clone(),
+                parameters: t.parameters,
+                tensors: t.tensors,
+                cycles,
+            };
+            (t.node, drift)
         })
         .collect();
     Ok(TrainReport {
@@ -217,10 +220,11 @@ pub fn fine_tune(
     })
 }
 
-/// A weighted layer whose drift is tracked: its weight and, with
-/// `include_bias`, its bias.
+/// A quantization unit whose drift is tracked: its weight and, with
+/// `include_bias`, the biases of the layers reading it.
 struct Tracked {
-    node: String,
+    node: NodeId,
+    users: Vec<NodeId>,
     op: String,
     tensors: Vec<String>,
     parameters: usize,
@@ -229,12 +233,11 @@ struct Tracked {
 fn tracked_layers(model: &Model, step: &TrainingStep, include_bias: bool) -> Vec<Tracked> {
     let graph = &model.graph;
     let mut out = Vec::new();
-    for layer in wdq_ir::weighted_layers(graph) {
-        let label = graph.node_label(layer.node);
+    for unit in wdq_ir::layer_units(graph) {
         let mine: Vec<&wdq_autodiff::TrainableParam> = step
             .params
             .iter()
-            .filter(|p| p.layer.as_deref() == Some(label.as_str()))
+            .filter(|p| p.layer.is_some_and(|l| unit.users.contains(&l)))
             .collect();
         let mut tensors: Vec<String> = mine
             .iter()
@@ -248,10 +251,11 @@ fn tracked_layers(model: &Model, step: &TrainingStep, include_bias: bool) -> Vec
             continue;
         }
         out.push(Tracked {
-            node: label,
-            op: graph.node(layer.node).op.op_type().to_string(),
+            node: unit.node(),
+            op: graph.node(unit.node()).op.op_type().to_string(),
             tensors,
-            parameters: layer.parameter_count(),
+            parameters: unit.layer.parameter_count(),
+            users: unit.users,
         });
     }
     out

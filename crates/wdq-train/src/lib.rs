@@ -13,8 +13,6 @@ pub use drift::{over_cycles, CycleDrift, Statistic};
 pub use fine_tune::{fine_tune, Quiet, StepProgress, TrainData, TrainObserver};
 pub use label_free::{LabelFree, DEFAULT_INPUT_NOISE};
 
-use serde::Serialize;
-
 /// Fine-tuning options. Defaults are the CLI's.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
@@ -51,10 +49,11 @@ impl Default for TrainOptions {
     }
 }
 
-/// Drift of one weighted layer.
-#[derive(Clone, Debug, Serialize)]
+/// Drift of one quantization unit (a weight and the layers reading it).
+#[derive(Clone, Debug)]
 pub struct LayerDrift {
-    pub node: String,
+    /// Every layer node reading the weight, the unit's key first.
+    pub users: Vec<wdq_ir::NodeId>,
     pub op: String,
     pub weight: String,
     /// The tensors the statistic covers (the weight, and the bias with
@@ -66,9 +65,11 @@ pub struct LayerDrift {
 }
 
 /// The outcome of fine-tuning.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TrainReport {
-    pub layers: Vec<LayerDrift>,
+    /// Drift per quantization unit, keyed by the unit's first layer node
+    /// (node ids of the model that was fine-tuned).
+    pub layers: wdq_ir::LayerMap<LayerDrift>,
     /// Mean training loss of each cycle.
     pub loss_per_cycle: Vec<f64>,
     pub steps_per_cycle: usize,

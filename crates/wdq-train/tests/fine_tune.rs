@@ -54,12 +54,12 @@ fn drift_is_measured_per_layer_and_cycle_and_is_thread_count_independent() {
     let two = run(2, &options).unwrap();
     assert_eq!(one.layers.len(), 5);
     assert_eq!(one.steps_per_cycle, 8);
-    for layer in &one.layers {
+    for (node, layer) in one.layers.iter() {
         assert_eq!(layer.cycles.len(), 3);
         assert!(
             layer.cycles.iter().all(|c| c.mean_square > 0.0),
             "{} did not move",
-            layer.node
+            digits().0.graph.node_label(*node)
         );
         // Drift accumulates: the distance from W0 grows over cycles here.
         assert!(layer.cycles[2].mean_square >= layer.cycles[0].mean_square);
@@ -67,7 +67,7 @@ fn drift_is_measured_per_layer_and_cycle_and_is_thread_count_independent() {
     let bits = |r: &TrainReport| -> Vec<u64> {
         r.layers
             .iter()
-            .flat_map(|l| l.cycles.iter().map(|c| c.mean_square.to_bits()))
+            .flat_map(|(_, l)| l.cycles.iter().map(|c| c.mean_square.to_bits()))
             .collect()
     };
     assert_eq!(

@@ -52,7 +52,7 @@ fn drift(c: &Case, labelled: bool, label_free: LabelFree) -> (Vec<f64>, f64) {
     let s = report
         .layers
         .iter()
-        .map(|l| over_cycles(&l.cycles, Statistic::MeanSquare))
+        .map(|(_, l)| over_cycles(&l.cycles, Statistic::MeanSquare))
         .collect();
     (s, report.loss_per_cycle[0])
 }

@@ -122,7 +122,10 @@ fn measure_one(
     set: &BTreeSet<usize>,
 ) -> Result<Measured, QuantizeError> {
     let started = Instant::now();
-    let nodes: Vec<_> = set.iter().map(|&i| evaluator.layers[i]).collect();
+    let nodes: Vec<_> = set
+        .iter()
+        .map(|&i| evaluator.candidates.layers[i])
+        .collect();
     let (lowered, accuracy) = evaluator.measure(&nodes)?;
     Ok(Measured {
         accuracy,

@@ -6,6 +6,7 @@
 //! direction; the order is the layers sorted by score in that direction,
 //! best low-bit candidate first, ties in graph order, NaN last.
 
+use wdq_ir::NodeId;
 use wdq_plan::{rank_ascending, rank_descending};
 use wdq_train::{over_cycles, Statistic, TrainReport};
 
@@ -161,16 +162,15 @@ impl WeightStats {
     }
 }
 
-/// The drift statistic S of every layer of `layers` (labels, graph order)
-/// from one fine-tuning run; NaN for a layer the run did not track.
-pub fn drift_scores(report: &TrainReport, layers: &[String], statistic: Statistic) -> Vec<f64> {
+/// The drift statistic S of every unit of `layers` (unit keys, graph
+/// order) from one fine-tuning run; NaN for a unit the run did not track.
+pub fn drift_scores(report: &TrainReport, layers: &[NodeId], statistic: Statistic) -> Vec<f64> {
     layers
         .iter()
-        .map(|label| {
+        .map(|&node| {
             report
                 .layers
-                .iter()
-                .find(|l| &l.node == label)
+                .get(node)
                 .map_or(f64::NAN, |l| over_cycles(&l.cycles, statistic))
         })
         .collect()
@@ -206,27 +206,29 @@ mod tests {
 
     #[test]
     fn normalized_drift_divides_by_the_weight_variance() {
-        let layer = |node: &str, w0: &[f32], w: &[f32]| LayerDrift {
-            node: node.to_string(),
+        let layer = |node: u32, w0: &[f32], w: &[f32]| LayerDrift {
+            users: vec![NodeId(node)],
             op: "Conv".to_string(),
-            weight: format!("{node}.w"),
-            tensors: vec![format!("{node}.w")],
+            weight: format!("w{node}"),
+            tensors: vec![format!("w{node}")],
             parameters: w0.len(),
             cycles: vec![CycleDrift::between(w0, w)],
         };
         let report = TrainReport {
             // a: D = [0.1, -0.1], mean square 0.01; b: D = [0.2, 0.2], 0.04.
-            layers: vec![
-                layer("a", &[0.0, 1.0], &[0.1, 0.9]),
-                layer("b", &[-4.0, 4.0], &[-3.8, 4.2]),
-            ],
+            layers: [
+                (NodeId(0), layer(0, &[0.0, 1.0], &[0.1, 0.9])),
+                (NodeId(1), layer(1, &[-4.0, 4.0], &[-3.8, 4.2])),
+            ]
+            .into_iter()
+            .collect(),
             loss_per_cycle: vec![0.0],
             steps_per_cycle: 1,
             loss: "cross-entropy".to_string(),
             seconds: 0.0,
         };
-        let labels = vec!["a".to_string(), "b".to_string(), "missing".to_string()];
-        let s = drift_scores(&report, &labels, Statistic::MeanSquare);
+        let layers = [NodeId(0), NodeId(1), NodeId(7)];
+        let s = drift_scores(&report, &layers, Statistic::MeanSquare);
         assert!((s[0] - 0.01).abs() < 1e-6 && (s[1] - 0.04).abs() < 1e-6 && s[2].is_nan());
         // var(a.W0) = 0.25, var(b.W0) = 16: normalised 0.04 and 0.0025.
         let w = [

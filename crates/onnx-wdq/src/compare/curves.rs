@@ -118,7 +118,11 @@ fn run_search(
         time_budget: None,
     };
     let scores = vec![0.0; settings.labels.len()];
-    let mut evaluate = |m: usize| cache.measure(prefix_set(&run.order, m)).map(|x| x.accuracy);
+    let mut evaluate = |low: &[usize]| {
+        cache
+            .measure(low.iter().copied().collect())
+            .map(|x| x.accuracy)
+    };
     let outcome: SearchOutcome = search(
         &run.order,
         &scores,

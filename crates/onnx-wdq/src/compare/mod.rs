@@ -21,7 +21,7 @@ pub use report::{
 };
 
 use crate::data::Dataset;
-use crate::quantize::{CandidateEvaluator, QuantizeError, QuantizeOptions, Reference};
+use crate::quantize::{raise_opset, CandidateEvaluator, QuantizeError, QuantizeOptions, Reference};
 use cache::EvaluationCache;
 use curves::{criterion_result, measure_curves, CurveSettings, OrderToRun};
 use rand::seq::SliceRandom;
@@ -106,15 +106,18 @@ pub fn compare(
 
     // Calibrate once and measure the references.
     let clock = Instant::now();
-    let evaluator = CandidateEvaluator::prepare(model, train, val, q)?;
-    let n = evaluator.layers.len();
+    let base = raise_opset(model, q)?;
+    let evaluator = CandidateEvaluator::prepare(&base, train, val, q)?;
+    let n = evaluator.candidates.layers.len();
     if n == 0 {
         return Err(CompareError::NoLayers);
     }
-    if !evaluator.metric.is_accuracy() {
-        return Err(CompareError::Metric(evaluator.metric.name()));
+    if !evaluator.score.metric.is_accuracy() {
+        return Err(CompareError::Metric(evaluator.score.metric.name()));
     }
-    let threshold = q.threshold.unwrap_or(evaluator.metric.default_threshold());
+    let threshold = q
+        .threshold
+        .unwrap_or(evaluator.score.metric.default_threshold());
     let mut cache = EvaluationCache::new(&evaluator);
     let all_high_accuracy = cache.measure(Default::default())?.accuracy;
     let reference_accuracy = match q.reference {
@@ -126,7 +129,6 @@ pub fn compare(
     // Score the layers by every criterion.
     let clock = Instant::now();
     let scoring = score::score_all(
-        model,
         &evaluator,
         &mut cache,
         train,
@@ -174,9 +176,10 @@ pub fn compare(
     // Curves, areas and searches, answered from the cache.
     let clock = Instant::now();
     let labels: Vec<String> = evaluator
+        .candidates
         .layers
         .iter()
-        .map(|&l| evaluator.base.graph.node_label(l))
+        .map(|&l| evaluator.candidates.base.graph.node_label(l))
         .collect();
     let settings = CurveSettings {
         labels: &labels,
@@ -192,10 +195,10 @@ pub fn compare(
     let runs = results.split_off(first_random);
     let random = (!runs.is_empty()).then(|| random_summary(q.train.seed, runs));
 
-    let graph = &evaluator.base.graph;
+    let graph = &evaluator.candidates.base.graph;
     let layers = weighted_layers(graph)
         .iter()
-        .filter(|l| evaluator.layers.contains(&l.node))
+        .filter(|l| evaluator.candidates.layers.contains(&l.node))
         .map(|l| LayerRow {
             node: graph.node_label(l.node),
             op: graph.node(l.node).op.op_type().to_string(),
@@ -205,7 +208,7 @@ pub fn compare(
     let summary = summary(&results, random.as_ref());
     let notes = notes(&results);
     Ok(CompareReport {
-        metric: evaluator.metric.label().to_string(),
+        metric: evaluator.score.metric.label().to_string(),
         reference: q.reference,
         threshold,
         low_bits: q.low_bits,

@@ -12,8 +12,7 @@ use crate::data::Dataset;
 use crate::quantize::CandidateEvaluator;
 use std::collections::BTreeSet;
 use std::time::Instant;
-use wdq_ir::Model;
-use wdq_train::{fine_tune, StepProgress, TrainData, TrainObserver};
+use wdq_train::{fine_tune, StepProgress, TrainObserver};
 
 /// Forwards fine-tuning progress to a [`CompareObserver`].
 struct Training<'o>(&'o mut dyn CompareObserver);
@@ -50,7 +49,6 @@ pub(super) struct Scoring {
 /// # Errors
 /// [`CompareError`] from fine-tuning, probing or evaluating.
 pub(super) fn score_all(
-    model: &Model,
     evaluator: &CandidateEvaluator<'_>,
     cache: &mut EvaluationCache<'_, '_>,
     train: &Dataset,
@@ -58,12 +56,8 @@ pub(super) fn score_all(
     options: &CompareOptions,
     observer: &mut dyn CompareObserver,
 ) -> Result<Scoring, CompareError> {
-    let labels: Vec<String> = evaluator
-        .layers
-        .iter()
-        .map(|&n| evaluator.base.graph.node_label(n))
-        .collect();
-    let n = labels.len();
+    let layers = &evaluator.candidates.layers;
+    let n = layers.len();
     let wanted = |f: fn(&Criterion) -> bool| options.criteria.iter().any(f);
     let q = &options.quantize;
 
@@ -71,12 +65,12 @@ pub(super) fn score_all(
     let mut train_cost = Cost::default();
     let mut report = None;
     if wanted(|c| c.needs_training()) {
-        let data = TrainData {
-            inputs: &train.inputs,
-            labels: train.labels.as_deref(),
-            len: train.len,
-        };
-        let r = fine_tune(model, data, &q.train, &mut Training(observer))?;
+        let r = fine_tune(
+            &evaluator.candidates.base,
+            train.train_data(),
+            &q.train,
+            &mut Training(observer),
+        )?;
         train_cost = Cost {
             evaluations: 0,
             seconds: r.seconds,
@@ -94,7 +88,7 @@ pub(super) fn score_all(
             loss_per_cycle: r.loss_per_cycle.clone(),
             seconds: r.seconds,
             statistic: q.statistic.name().to_string(),
-            drift: drift_scores(&r, &labels, q.statistic),
+            drift: drift_scores(&r, layers, q.statistic),
         });
         report = Some(r);
     }
@@ -114,8 +108,8 @@ pub(super) fn score_all(
     if wanted(needs_probe) {
         let clock = Instant::now();
         probed = probe_weights(
-            &evaluator.base,
-            &evaluator.layers,
+            &evaluator.candidates.base,
+            &evaluator.candidates.layers,
             train,
             q.low_bits,
             &q.lower,
@@ -141,11 +135,11 @@ pub(super) fn score_all(
             Criterion::Random => continue,
             Criterion::Drift(statistic) => {
                 let Some(r) = &report else { continue };
-                (drift_scores(r, &labels, statistic), train_cost.clone())
+                (drift_scores(r, layers, statistic), train_cost.clone())
             }
             Criterion::NormalizedDrift => {
                 let Some(r) = &report else { continue };
-                let drift = drift_scores(r, &labels, q.statistic);
+                let drift = drift_scores(r, layers, q.statistic);
                 let mut cost = train_cost.clone();
                 cost.seconds += probe_seconds;
                 cost.work += "; the weights read once";
@@ -162,8 +156,13 @@ pub(super) fn score_all(
             Criterion::Sqnr => {
                 let clock = Instant::now();
                 let samples = q.calibration_samples.min(train.len);
-                let sqnr =
-                    output_sqnr(&evaluator.base, &probed, train, samples, q.eval_batch_size)?;
+                let sqnr = output_sqnr(
+                    &evaluator.candidates.base,
+                    &probed,
+                    train,
+                    samples,
+                    q.eval_batch_size,
+                )?;
                 let work = format!(
                     "a float forward pass over {samples} training samples and one kernel per layer"
                 );
@@ -172,7 +171,7 @@ pub(super) fn score_all(
             Criterion::Gradient => {
                 let clock = Instant::now();
                 let scores = gradient_scores(
-                    model,
+                    &evaluator.candidates.base,
                     &probed,
                     train,
                     options.gradient_batches,

@@ -273,7 +273,7 @@ pub fn gradient_scores(
             let Some(param) = step
                 .params
                 .iter()
-                .find(|t| !t.is_bias && t.layer.as_deref() == Some(p.label.as_str()))
+                .find(|t| !t.is_bias && t.layer == Some(p.node))
             else {
                 *sum = f64::NAN;
                 continue;

@@ -1,9 +1,9 @@
-//! A caller's own evaluator: the search asks it for one score per
-//! candidate model (the model as it would be written), the way
-//! model-compilation flows plug in task metrics (mAP, WER, F1). The
-//! threshold is then a loss in the score's unit against the reference
-//! model's score.
+//! What a caller's own [`Evaluator`] may fail with, and an evaluator made
+//! of a closure: the way model-compilation flows plug in task metrics
+//! (mAP, WER, F1). The threshold is then a loss in the score's unit
+//! against the reference model's score.
 
+use super::{Evaluator, QuantizeError};
 use wdq_ir::Model;
 
 /// Why an evaluator could not score a model. Stops the search.
@@ -24,20 +24,9 @@ impl EvaluatorError {
     }
 }
 
-/// Scores candidate models.
-pub trait Evaluator {
-    /// What the score is, for the report (e.g. `score of eval.py`).
-    fn name(&self) -> String;
-    /// Whether higher scores are better.
-    fn higher_is_better(&self) -> bool;
-    /// Scores `model`.
-    ///
-    /// # Errors
-    /// [`EvaluatorError`], which stops the search.
-    fn score(&mut self, model: &Model) -> Result<f64, EvaluatorError>;
-    /// Seconds spent scoring so far (for the report).
-    fn seconds(&self) -> f64 {
-        0.0
+impl From<EvaluatorError> for QuantizeError {
+    fn from(e: EvaluatorError) -> QuantizeError {
+        QuantizeError::Evaluator(Box::new(e))
     }
 }
 
@@ -49,15 +38,15 @@ pub struct FnEvaluator<F> {
 }
 
 impl<F: FnMut(&Model) -> Result<f64, EvaluatorError>> Evaluator for FnEvaluator<F> {
-    fn name(&self) -> String {
-        self.name.clone()
+    fn score(&mut self, model: &Model) -> Result<f64, QuantizeError> {
+        Ok((self.score)(model)?)
     }
 
     fn higher_is_better(&self) -> bool {
         self.higher_is_better
     }
 
-    fn score(&mut self, model: &Model) -> Result<f64, EvaluatorError> {
-        (self.score)(model)
+    fn metric(&self) -> String {
+        self.name.clone()
     }
 }

@@ -6,23 +6,25 @@ mod candidates;
 mod evaluator;
 mod metric;
 mod report;
-mod scoring;
 
-pub use candidates::CandidateEvaluator;
-pub use evaluator::{Evaluator, EvaluatorError, FnEvaluator};
+pub use crate::pipeline::Evaluator;
+pub use candidates::{raise_opset, CandidateEvaluator, Candidates, ValidationScore};
+pub use evaluator::{EvaluatorError, FnEvaluator};
 pub use metric::{classes, default_metric, Metric, OutputSet};
+pub(crate) use report::build as build_report;
 pub use report::{CandidateReport, LayerReport, QuantizeReport, Sizes, StageTimes};
 
-use crate::analyze::analyze;
+use crate::analyze::Drift;
 use crate::calibrate::CalibrationError;
 use crate::data::Dataset;
 use crate::evaluate::EvalError;
 use serde::Serialize;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wdq_exec::ExecError;
 use wdq_ir::{Model, NodeId};
 use wdq_lower::LowerOptions;
-use wdq_plan::{search, SearchOptions, Selection};
+use wdq_plan::stats::Interval;
+use wdq_plan::{search, Goal, Measure, SearchOptions, SearchOutcome, Selection};
 use wdq_quant::calibrate::CalibrationMethod;
 use wdq_train::{Statistic, TrainError, TrainObserver, TrainOptions};
 
@@ -44,11 +46,11 @@ pub struct QuantizeOptions {
     pub selection: Selection,
     /// The threshold in the metric's unit (a loss in points for accuracy
     /// metrics and a caller's evaluator, a bound on the figure for output
-    /// fidelity); `None`: the metric's default, and direct selections
+    /// fidelity); `None`: the evaluator's default, and direct selections
     /// (`count:N`, `threshold:S`) then never count as missing it.
     pub threshold: Option<f64>,
-    /// Accept a candidate only when its loss's 95% upper bound is within
-    /// the threshold.
+    /// Accept a candidate only when the pessimistic end of its score's 95%
+    /// interval is within the threshold.
     pub guard: bool,
     pub skip_smallest: bool,
     pub time_budget: Option<Duration>,
@@ -109,6 +111,9 @@ pub enum QuantizeError {
     Exec(#[from] ExecError),
     #[error("evaluation: {0}")]
     Eval(#[from] EvalError),
+    /// A caller's [`Evaluator`] failed.
+    #[error(transparent)]
+    Evaluator(Box<dyn std::error::Error + Send + Sync>),
     #[error("metric {metric} needs labels in the validation data (without labels use agreement, or sqnr for outputs that are not classes)")]
     NeedsLabels { metric: &'static str },
     #[error(
@@ -124,14 +129,12 @@ pub enum QuantizeError {
     UnknownOutput { name: String, outputs: String },
     #[error("a caller's evaluator needs a threshold in its score's unit (--threshold), except with --select count:N or threshold:S")]
     ThresholdNeeded,
-    #[error("evaluator: {0}")]
-    Evaluator(#[from] EvaluatorError),
     #[error("--low-bits {low} must be below --high-bits {high}")]
     Bits { low: u8, high: u8 },
 }
 
-/// Runs the method on `model`: fine-tune on `train`, rank layers by drift,
-/// search on `val` with the built-in metric, and lower. Returns the second
+/// Runs the method on `model` with the built-in evaluator (the metric of
+/// `options` on `val`): [`crate::pipeline::run`]. Returns the second
 /// network and the report.
 ///
 /// # Errors
@@ -147,7 +150,8 @@ pub fn quantize(
 }
 
 /// [`quantize`], with candidates scored by `custom` instead of the
-/// built-in metric when given (`--eval-command`, or a Rust caller's own).
+/// built-in metric on `val` when given (`--eval-command`, or a Rust
+/// caller's own).
 ///
 /// # Errors
 /// [`QuantizeError`] for any failing stage; an evaluator's error stops the
@@ -160,100 +164,183 @@ pub fn quantize_with(
     observer: &mut dyn TrainObserver,
     custom: Option<&mut dyn Evaluator>,
 ) -> Result<(Model, QuantizeReport), QuantizeError> {
+    let quantized = match custom {
+        Some(evaluator) => crate::pipeline::run(model, train, options, evaluator, observer)?,
+        None => {
+            let mut score = ValidationScore::new(model, val, options)?;
+            crate::pipeline::run(model, train, options, &mut score, observer)?
+        }
+    };
+    Ok((quantized.model, quantized.report))
+}
+
+/// `--low-bits` must be below `--high-bits`.
+pub(crate) fn check_bits(options: &QuantizeOptions) -> Result<(), QuantizeError> {
     if options.low_bits >= options.high_bits {
         return Err(QuantizeError::Bits {
             low: options.low_bits,
             high: options.high_bits,
         });
     }
+    Ok(())
+}
+
+/// How the candidates were scored, as the report tells it.
+#[derive(Clone, Debug)]
+pub struct Scoring {
+    pub metric: String,
+    pub unit: String,
+    pub goal: Goal,
+    pub threshold: f64,
+    pub threshold_meaning: String,
+    pub resolution: Option<f64>,
+    pub evaluator_seconds: Option<f64>,
+    pub warnings: Vec<String>,
+}
+
+/// The search stage's result: which units go to low bits, and the
+/// scores the report needs.
+#[derive(Clone, Debug)]
+pub struct Searched {
+    /// The search over indices of the drift order.
+    pub outcome: SearchOutcome,
+    /// The units at low bits (empty when no candidate met the threshold:
+    /// then the all-high model is the best valid one; a direct selection
+    /// is written as asked).
+    pub chosen: Vec<NodeId>,
+    pub fp32_accuracy: f64,
+    pub all_high_accuracy: f64,
+    pub reference_accuracy: f64,
+    /// The chosen candidate's score: candidates are deterministic, so it
+    /// is the written model's.
+    pub final_accuracy: f64,
+    pub final_interval: Option<Interval>,
+    pub met_threshold: bool,
+    pub scoring: Scoring,
+}
+
+/// Searches prefixes of `drift.order` (less the smallest under
+/// `skip_smallest`, which the search applies) for the longest within the
+/// threshold, scoring each candidate with `evaluator`.
+///
+/// # Errors
+/// [`QuantizeError`] from lowering or scoring a candidate, or a missing
+/// threshold for an evaluator without a default.
+pub fn search_order(
+    candidates: &Candidates<'_>,
+    drift: &Drift,
+    evaluator: &mut dyn Evaluator,
+    options: &QuantizeOptions,
+) -> Result<Searched, QuantizeError> {
     let direct = matches!(
         options.selection,
         Selection::Count { .. } | Selection::Threshold { .. }
     );
-    if custom.is_some() && options.threshold.is_none() && !direct {
-        return Err(QuantizeError::ThresholdNeeded);
+    let threshold = match (options.threshold, evaluator.default_threshold()) {
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) if direct => 0.0,
+        (None, None) => return Err(QuantizeError::ThresholdNeeded),
+    };
+    let goal = evaluator.goal();
+    let fp32_accuracy = evaluator.score(&candidates.base)?;
+    let all_high_model = candidates.lower(&[])?.model;
+    if options.reference == Reference::High {
+        evaluator.use_reference(&all_high_model)?;
     }
-    let mut times = StageTimes::default();
-
-    // 1-4: fine-tune, drift statistics, order.
-    let clock = Instant::now();
-    let analysis = analyze(model, train, &options.train, options.statistic, observer)?;
-    times.analyze = clock.elapsed().as_secs_f64();
-
-    // Calibrate once, and measure the float reference.
-    let clock = Instant::now();
-    let mut evaluator =
-        CandidateEvaluator::prepare_with(model, train, val, options, custom.is_none())?;
-    times.calibrate = clock.elapsed().as_secs_f64();
-
-    // 5-6: the search over prefixes of the eligible drift order (less the
-    // smallest layer under --skip-smallest).
-    let clock = Instant::now();
-    let layer_nodes: Vec<NodeId> = analysis
-        .layers
-        .iter()
-        .filter_map(|l| evaluator.layer_by_label(&l.node))
-        .collect();
-    let order: Vec<usize> = (0..layer_nodes.len()).collect();
-    let eligible: Vec<NodeId> = layer_nodes
-        .iter()
-        .copied()
-        .skip(usize::from(options.skip_smallest))
-        .collect();
-    let mut scorer = scoring::Scorer::new(&mut evaluator, custom, model, options)?;
-    let scores: Vec<f64> = analysis.layers.iter().map(|l| l.statistic).collect();
+    let all_high = evaluator.measure(&all_high_model)?;
+    let reference_accuracy = match options.reference {
+        Reference::Fp32 => fp32_accuracy,
+        Reference::High => all_high.score,
+    };
+    let resolution = evaluator.resolution();
+    let order: Vec<usize> = (0..drift.order.len()).collect();
+    let scores: Vec<f64> = drift.order.iter().map(|&n| drift.scores.0[&n]).collect();
     let search_options = SearchOptions {
         selection: options.selection,
-        threshold: scorer.threshold,
-        goal: scorer.goal,
+        threshold,
+        goal,
         guard: options.guard,
         skip_smallest: options.skip_smallest,
         time_budget: options.time_budget,
     };
-    let reference_accuracy = scorer.reference;
+    let units = |low: &[usize]| -> Vec<NodeId> { low.iter().map(|&i| drift.order[i]).collect() };
+    let mut evaluate = |low: &[usize]| -> Result<Measure, QuantizeError> {
+        if low.is_empty() {
+            return Ok(all_high);
+        }
+        evaluator.measure(&candidates.lower(&units(low))?.model)
+    };
     let outcome = search(
         &order,
         &scores,
         reference_accuracy,
         &search_options,
-        &mut |m: usize| scorer.measure(&eligible[..m]),
+        &mut evaluate,
     )?;
-    times.search = clock.elapsed().as_secs_f64();
-
-    // 7: lower the chosen set. A direct selection writes what was asked;
-    // a search that found nothing within the threshold writes all-high.
-    let clock = Instant::now();
-    let chosen: Vec<NodeId> = if outcome.met_threshold || direct {
-        outcome.low_bit.iter().map(|&i| layer_nodes[i]).collect()
+    let chosen = if outcome.met_threshold || direct {
+        units(&outcome.low_bit)
     } else {
         Vec::new()
     };
-    // Candidates are deterministic, so the chosen one's measured figure is
-    // the written model's: lower it again without a second evaluation.
-    let lowered = scorer.evaluator.lower(&chosen)?;
     let final_candidate = outcome
         .candidates
         .iter()
         .find(|c| c.low_bit_layers == chosen.len());
-    let high_within = scorer.all_high_within(options.guard);
+    let (final_accuracy, final_interval) = final_candidate
+        .map_or((all_high.score, all_high.interval), |c| {
+            (c.accuracy, c.interval)
+        });
+    // The search counts "no layer at low bits" as within the threshold
+    // without measuring it; the all-high model must meet it too.
+    let judged_high = match (options.guard, all_high.interval) {
+        (true, Some(i)) => goal.pessimistic(i),
+        _ => all_high.score,
+    };
+    let high_within = goal.accepts(reference_accuracy, threshold, judged_high);
     let met_threshold = match (direct, final_candidate) {
         (true, _) if options.threshold.is_none() => true,
         (_, Some(c)) => c.within_threshold,
         (_, None) => high_within,
     };
-    times.lower = clock.elapsed().as_secs_f64();
-
-    let report = report::build(report::Inputs {
-        base: &scorer.evaluator.base,
-        analysis: &analysis,
-        layer_nodes: &layer_nodes,
-        lowered: &lowered,
-        outcome: &outcome,
-        options,
-        scoring: scorer.summary(),
-        final_candidate,
+    let threshold_meaning = match goal {
+        Goal::Loss | Goal::LossLowerIsBetter if !evaluator.unit().starts_with('%') => format!(
+            "loss at most {threshold} ({} is better)",
+            if goal == Goal::Loss {
+                "higher"
+            } else {
+                "lower"
+            }
+        ),
+        Goal::Loss => format!("loss at most {threshold} points"),
+        Goal::AtMost => format!("{} at most {threshold}", evaluator.metric()),
+        _ => format!(
+            "{} at least {threshold}{}",
+            evaluator.metric(),
+            match evaluator.unit().as_str() {
+                "dB" => " dB",
+                _ => "",
+            }
+        ),
+    };
+    let scoring = Scoring {
+        metric: evaluator.metric(),
+        unit: evaluator.unit(),
+        goal,
+        threshold,
+        threshold_meaning,
+        resolution: resolution.or(evaluator.resolution()),
+        evaluator_seconds: evaluator.seconds(),
+        warnings: evaluator.warnings(threshold, options.guard),
+    };
+    Ok(Searched {
         met_threshold,
-        times,
-    });
-    Ok((lowered.model, report))
+        outcome,
+        chosen,
+        fp32_accuracy,
+        all_high_accuracy: all_high.score,
+        reference_accuracy,
+        final_accuracy,
+        final_interval,
+        scoring,
+    })
 }

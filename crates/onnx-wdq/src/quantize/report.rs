@@ -1,15 +1,14 @@
 //! The main command's report: written as JSON with `--report`, summarised
 //! for people on stdout.
 
-use super::scoring::Summary;
-use super::{QuantizeOptions, Reference};
-use crate::analyze::AnalyzeReport;
+use super::{QuantizeOptions, Reference, Searched};
+use crate::analyze::Drift;
 use crate::inspect::table;
 use serde::Serialize;
-use wdq_ir::{Model, NodeId};
+use wdq_ir::Model;
 use wdq_lower::Lowered;
 use wdq_plan::stats::Interval;
-use wdq_plan::{Candidate, SearchOutcome, Selection};
+use wdq_plan::Selection;
 
 /// Seconds spent in each stage.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -26,6 +25,10 @@ pub struct StageTimes {
 pub struct LayerReport {
     pub rank: usize,
     pub node: String,
+    /// The other layer nodes reading the same (tied) weight: they get the
+    /// same bits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tied: Vec<String>,
     pub op: String,
     pub parameters: usize,
     pub statistic: f64,
@@ -111,34 +114,30 @@ pub struct QuantizeReport {
     pub warnings: Vec<String>,
 }
 
-pub(super) struct Inputs<'a> {
-    pub base: &'a Model,
-    pub analysis: &'a AnalyzeReport,
-    pub layer_nodes: &'a [NodeId],
-    pub lowered: &'a Lowered,
-    pub outcome: &'a SearchOutcome,
-    pub options: &'a QuantizeOptions,
-    pub scoring: Summary,
-    /// The written model's candidate (None: all-high, not re-measured).
-    pub final_candidate: Option<&'a Candidate>,
-    pub met_threshold: bool,
-    pub times: StageTimes,
-}
-
-pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
-    let layers: Vec<LayerReport> = i
-        .analysis
-        .layers
-        .iter()
+/// The report of one run, labelled from `base` (the model the stages ran
+/// on): rows join the stages' side tables by node id.
+pub(crate) fn build(
+    base: &Model,
+    drift: &Drift,
+    searched: &Searched,
+    lowered: &Lowered,
+    options: &QuantizeOptions,
+    times: StageTimes,
+) -> QuantizeReport {
+    let graph = &base.graph;
+    let layers: Vec<LayerReport> = drift
+        .ranked(graph)
+        .into_iter()
         .map(|ranked| {
-            let lowered = i.lowered.layers.iter().find(|l| l.node == ranked.node);
+            let lowered = lowered.layers.iter().find(|l| l.id == ranked.id);
             LayerReport {
                 rank: ranked.rank,
-                node: ranked.node.clone(),
-                op: ranked.op.clone(),
+                node: ranked.node,
+                tied: ranked.tied,
+                op: ranked.op,
                 parameters: ranked.parameters,
                 statistic: ranked.statistic,
-                per_cycle: ranked.per_cycle.clone(),
+                per_cycle: ranked.per_cycle,
                 bits: lowered.map(|l| l.bits),
                 scale_min: lowered.map(|l| l.scales_min),
                 scale_max: lowered.map(|l| l.scales_max),
@@ -147,20 +146,15 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
             }
         })
         .collect();
-    let names: Vec<String> = i
-        .layer_nodes
-        .iter()
-        .map(|n| i.base.graph.node_label(*n))
-        .collect();
-    let candidates = i
-        .outcome
+    let outcome = &searched.outcome;
+    let candidates = outcome
         .candidates
         .iter()
         .map(|c| CandidateReport {
             low_bit_layers: c.low_bit_layers,
-            layers: i.outcome.eligible[..c.low_bit_layers]
+            layers: outcome.eligible[..c.low_bit_layers]
                 .iter()
-                .map(|&k| names[k].clone())
+                .map(|&k| graph.node_label(drift.order[k]))
                 .collect(),
             accuracy: c.accuracy,
             loss: c.loss,
@@ -169,61 +163,51 @@ pub(super) fn build(i: Inputs<'_>) -> QuantizeReport {
             seconds: c.seconds,
         })
         .collect();
-    let low = layers
-        .iter()
-        .filter(|l| l.bits == Some(i.options.low_bits))
-        .count();
-    let high = layers
-        .iter()
-        .filter(|l| l.bits == Some(i.options.high_bits))
-        .count();
-    let scorer = i.scoring;
-    let (final_accuracy, final_interval) = match i.final_candidate {
-        Some(c) => (c.accuracy, c.interval),
-        None => (scorer.all_high, scorer.all_high_interval),
-    };
-    let mut warnings = i.analysis.warnings.clone();
-    warnings.extend(scorer.warnings);
+    let count = |bits: u8| layers.iter().filter(|l| l.bits == Some(bits)).count();
+    let scoring = &searched.scoring;
+    let mut warnings = drift.warnings.clone();
+    warnings.extend(scoring.warnings.iter().cloned());
     QuantizeReport {
-        metric: scorer.name,
-        unit: scorer.unit,
-        reference: i.options.reference,
-        threshold: scorer.threshold,
-        threshold_meaning: scorer.meaning,
-        guard: i.options.guard,
-        resolution: scorer.resolution,
-        final_interval,
-        evaluator_seconds: scorer.evaluator_seconds,
-        selection: i.options.selection,
-        statistic: i.options.statistic.name().to_string(),
-        low_bits: i.options.low_bits,
-        high_bits: i.options.high_bits,
-        fp32_accuracy: scorer.fp32,
-        all_high_accuracy: scorer.all_high,
-        reference_accuracy: scorer.reference,
-        final_accuracy,
-        final_loss: scorer.goal.loss(scorer.reference, final_accuracy),
-        met_threshold: i.met_threshold,
-        low_bit_layers: low,
-        high_bit_layers: high,
+        metric: scoring.metric.clone(),
+        unit: scoring.unit.clone(),
+        reference: options.reference,
+        threshold: scoring.threshold,
+        threshold_meaning: scoring.threshold_meaning.clone(),
+        guard: options.guard,
+        resolution: scoring.resolution,
+        final_interval: searched.final_interval,
+        evaluator_seconds: scoring.evaluator_seconds,
+        selection: options.selection,
+        statistic: options.statistic.name().to_string(),
+        low_bits: options.low_bits,
+        high_bits: options.high_bits,
+        fp32_accuracy: searched.fp32_accuracy,
+        all_high_accuracy: searched.all_high_accuracy,
+        reference_accuracy: searched.reference_accuracy,
+        final_accuracy: searched.final_accuracy,
+        final_loss: scoring
+            .goal
+            .loss(searched.reference_accuracy, searched.final_accuracy),
+        met_threshold: searched.met_threshold,
+        low_bit_layers: count(options.low_bits),
+        high_bit_layers: count(options.high_bits),
         layers,
-        skipped: i
-            .lowered
+        skipped: lowered
             .skipped
             .iter()
             .map(|s| (s.node.clone(), s.reason.clone()))
             .collect(),
         candidates,
-        non_monotonic: i.outcome.non_monotonic.clone(),
-        stopped_by_time_budget: i.outcome.stopped_by_time_budget,
-        loss_per_cycle: i.analysis.loss_per_cycle.clone(),
+        non_monotonic: outcome.non_monotonic.clone(),
+        stopped_by_time_budget: outcome.stopped_by_time_budget,
+        loss_per_cycle: drift.train.loss_per_cycle.clone(),
         sizes: Sizes {
-            weights_before: i.lowered.weight_bytes_before,
-            weights_after: i.lowered.weight_bytes_after,
+            weights_before: lowered.weight_bytes_before,
+            weights_after: lowered.weight_bytes_after,
             file_before: 0,
             file_after: 0,
         },
-        seconds: i.times,
+        seconds: times,
         warnings,
     }
 }

@@ -15,7 +15,7 @@ fn step_dump(model: &str, options: &StepOptions) -> String {
         text.push_str(&format!(
             "  {} layer={:?} bias={} input={} updated={} gradient={} velocity={:?}/{:?}\n",
             p.name,
-            p.layer,
+            p.layer.map(|n| step.model.graph.node_label(n)),
             p.is_bias,
             p.input,
             p.updated,

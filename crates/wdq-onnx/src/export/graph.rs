@@ -66,6 +66,7 @@ pub(super) fn graph_parts(
             domain: non_empty(node.op.domain()),
             attribute,
             doc_string: non_empty(&node.doc_string),
+            metadata_props: metadata_props(&node.metadata),
             ..Default::default()
         });
     }
@@ -84,7 +85,9 @@ pub(super) fn graph_parts(
             ValueDef::Node { node, .. }
                 if live.contains(node)
                     && !outputs.contains(&id)
-                    && (value.ty.is_some() || !value.doc_string.is_empty()) =>
+                    && (value.ty.is_some()
+                        || !value.doc_string.is_empty()
+                        || !value.metadata.is_empty()) =>
             {
                 value_info.push(value_info_proto(graph, id, &names[i]));
             }
@@ -95,6 +98,7 @@ pub(super) fn graph_parts(
         node: nodes,
         name: non_empty(&graph.name),
         doc_string: non_empty(&graph.doc_string),
+        metadata_props: metadata_props(&graph.metadata),
         input: graph
             .inputs
             .iter()
@@ -123,6 +127,7 @@ impl GraphParts {
             if let ValueDef::Initializer(t) = &value.def {
                 let mut proto = tensor_to_proto(t, Some(&self.names[id.index()]));
                 proto.doc_string = non_empty(&value.doc_string);
+                proto.metadata_props = metadata_props(&value.metadata);
                 f(proto);
             }
         }
@@ -142,8 +147,20 @@ fn value_info_proto(graph: &Graph, id: ValueId, name: &str) -> pb::ValueInfoProt
         name: Some(name.to_string()),
         r#type: value.ty.as_ref().map(type_to_proto),
         doc_string: non_empty(&value.doc_string),
+        metadata_props: metadata_props(&value.metadata),
         ..Default::default()
     }
+}
+
+/// (key, value) pairs as `metadata_props`.
+pub(super) fn metadata_props(pairs: &[(String, String)]) -> Vec<pb::StringStringEntryProto> {
+    pairs
+        .iter()
+        .map(|(k, v)| pb::StringStringEntryProto {
+            key: Some(k.clone()),
+            value: Some(v.clone()),
+        })
+        .collect()
 }
 
 /// The name each value is written under: its own, or for unnamed values a

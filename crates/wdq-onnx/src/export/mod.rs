@@ -63,6 +63,7 @@ pub fn encode_model(model: &Model) -> Result<Vec<u8>, OnnxError> {
         input: proto.input,
         output: proto.output,
         value_info: proto.value_info,
+        metadata_props: proto.metadata_props,
         ..Default::default()
     };
     let mut initializers_len = 0;
@@ -82,14 +83,7 @@ pub fn encode_model(model: &Model) -> Result<Vec<u8>, OnnxError> {
     };
     let after = pb::ModelProto {
         opset_import: opset_imports(model, &head),
-        metadata_props: model
-            .metadata
-            .iter()
-            .map(|(k, v)| pb::StringStringEntryProto {
-                key: Some(k.clone()),
-                value: Some(v.clone()),
-            })
-            .collect(),
+        metadata_props: graph::metadata_props(&model.metadata),
         ..Default::default()
     };
     let preserved_len: usize = model

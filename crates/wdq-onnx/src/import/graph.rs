@@ -28,6 +28,7 @@ pub(super) fn graph_from_proto(
     let mut graph = Graph {
         name: proto.name.clone().unwrap_or_default(),
         doc_string: proto.doc_string.clone().unwrap_or_default(),
+        metadata: metadata(&proto.metadata_props),
         ..Graph::default()
     };
     let mut by_name: HashMap<String, ValueId> = HashMap::new();
@@ -47,6 +48,7 @@ pub(super) fn graph_from_proto(
         let tensor = tensor_from_proto(&init, &name, external)?;
         let id = graph.add_initializer(name.clone(), tensor);
         graph.value_mut(id).doc_string = init.doc_string.clone().unwrap_or_default();
+        graph.value_mut(id).metadata = metadata(&init.metadata_props);
         by_name.insert(name, id);
     }
     for sparse in &proto.sparse_initializer {
@@ -88,6 +90,9 @@ pub(super) fn graph_from_proto(
         if let Some(doc) = &input.doc_string {
             graph.value_mut(id).doc_string = doc.clone();
         }
+        if !input.metadata_props.is_empty() {
+            graph.value_mut(id).metadata = metadata(&input.metadata_props);
+        }
         graph.inputs.push(id);
     }
     for index in topological_order(&proto, &by_name)? {
@@ -110,6 +115,7 @@ pub(super) fn graph_from_proto(
             if let Some(doc) = &info.doc_string {
                 graph.value_mut(id).doc_string = doc.clone();
             }
+            graph.value_mut(id).metadata = metadata(&info.metadata_props);
         }
     }
     for output in &proto.output {
@@ -127,9 +133,25 @@ pub(super) fn graph_from_proto(
         if let Some(doc) = &output.doc_string {
             graph.value_mut(id).doc_string = doc.clone();
         }
+        if !output.metadata_props.is_empty() {
+            graph.value_mut(id).metadata = metadata(&output.metadata_props);
+        }
         graph.outputs.push(id);
     }
     Ok(graph)
+}
+
+/// `metadata_props` as (key, value) pairs, in file order.
+pub(super) fn metadata(props: &[pb::StringStringEntryProto]) -> Vec<(String, String)> {
+    props
+        .iter()
+        .map(|p| {
+            (
+                p.key.clone().unwrap_or_default(),
+                p.value.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// How error messages name a node: its name, or its position in the file.
@@ -233,6 +255,7 @@ fn add_node(
         inputs,
         outputs,
         doc_string: proto.doc_string.clone().unwrap_or_default(),
+        metadata: metadata(&proto.metadata_props),
     });
     graph.order.push(id);
     Ok(())

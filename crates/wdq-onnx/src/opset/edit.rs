@@ -203,6 +203,7 @@ impl<'g> Rewriter<'g> {
             inputs,
             outputs,
             doc_string: String::new(),
+            metadata: Vec::new(),
         });
         let pos = self
             .graph
@@ -234,24 +235,13 @@ impl<'g> Rewriter<'g> {
         match attrs.remove(attr) {
             None => Ok(()),
             Some(AttrValue::Ints(v)) => {
-                let base = format!("{}_{attr}", self.node_label(node));
+                let base = format!("{}_{attr}", self.graph.node_label(node));
                 let value = self.constant(&base, Tensor::from_i64(vec![v.len()], v));
                 self.set_input(node, slot, Some(value));
                 Ok(())
             }
             Some(_) => Err(format!("attribute `{attr}` is not a list of ints")),
         }
-    }
-
-    /// A name to derive new names from: the node's, or its first output's.
-    pub(crate) fn node_label(&self, node: NodeId) -> String {
-        let n = self.graph.node(node);
-        if !n.name.is_empty() {
-            return n.name.clone();
-        }
-        n.output(0)
-            .map(|v| self.graph.value(v).name.clone())
-            .unwrap_or_else(|| format!("node{}", node.0))
     }
 
     /// Whether a live node or a graph output reads `value`.

@@ -92,7 +92,7 @@ pub fn convert_opset(model: &mut Model, target: i64) -> Result<ConvertSummary, O
     let mut rw = Rewriter::new(&mut graph);
     for id in order {
         let before = rw.graph.node(id).clone();
-        let label = rw.node_label(id);
+        let label = rw.graph.node_label(id);
         let fail = |why: String| OnnxError::OpsetConversion {
             node: label.clone(),
             op: before.op.op_type().to_string(),

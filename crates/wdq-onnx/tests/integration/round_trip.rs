@@ -362,3 +362,21 @@ fn domains_used_by_nodes_are_imported() {
         .any(|o| o.domain == "com.example.new" && o.version == 1));
     assert_eq!(back.graph.node(relu).op, m.graph.node(relu).op);
 }
+
+/// Node, graph, value and initializer `metadata_props` (written by the
+/// onnx package in the fixture generator) are imported, and kept on export
+/// (`fixture_models_round_trip` checks the IR comes back equal).
+#[test]
+fn metadata_props_are_kept() {
+    let model = load_model(&fixtures().join("models/tied_mlp.onnx")).unwrap();
+    let graph = &model.graph;
+    let pair = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    let fc1 = graph.live_nodes().find(|(_, n)| n.name == "fc1").unwrap().1;
+    assert_eq!(fc1.metadata, pair("origin", "torch.nn.Linear"));
+    assert_eq!(graph.metadata, pair("exporter", "legacy"));
+    let value = |name: &str| graph.value(graph.value_by_name(name).unwrap());
+    assert_eq!(value("input").metadata, pair("layout", "NC"));
+    assert_eq!(value("shared.weight").metadata, pair("tied", "fc1 fc2"));
+    let again = decode_model(&encode_model(&model).unwrap(), None).unwrap();
+    assert_eq!(again, model);
+}

@@ -18,7 +18,7 @@ pub(crate) fn dropout_ratio_input(
     match a.remove("ratio") {
         None => Ok(()),
         Some(AttrValue::Float(r)) => {
-            let base = format!("{}_ratio", rw.node_label(node));
+            let base = format!("{}_ratio", rw.graph.node_label(node));
             let value = rw.constant(&base, scalar_f32(r));
             rw.set_input(node, 1, Some(value));
             Ok(())
@@ -100,7 +100,7 @@ pub(crate) fn clip_inputs(
             None => {}
             Some(AttrValue::Float(x)) => {
                 let t = typed_scalar(rw, facts, node, x, &format!("Clip's `{attr}`"))?;
-                let base = format!("{}_{attr}", rw.node_label(node));
+                let base = format!("{}_{attr}", rw.graph.node_label(node));
                 let value = rw.constant(&base, t);
                 rw.set_input(node, slot, Some(value));
             }
@@ -127,7 +127,7 @@ pub(crate) fn pad_inputs(
         Some(AttrValue::Float(0.0)) => {}
         Some(AttrValue::Float(v)) => {
             let t = typed_scalar(rw, facts, node, v, "Pad's `value`")?;
-            let base = format!("{}_value", rw.node_label(node));
+            let base = format!("{}_value", rw.graph.node_label(node));
             let value = rw.constant(&base, t);
             rw.set_input(node, 2, Some(value));
         }
@@ -195,7 +195,7 @@ pub(crate) fn upsample_scales_input(
 ) -> Outcome {
     match a.remove("scales") {
         Some(AttrValue::Floats(s)) => {
-            let base = format!("{}_scales", rw.node_label(node));
+            let base = format!("{}_scales", rw.graph.node_label(node));
             let value = rw.constant(&base, Tensor::from_f32(vec![s.len()], s));
             rw.set_input(node, 1, Some(value));
             Ok(())
@@ -214,7 +214,7 @@ pub(crate) fn topk_k_input(
 ) -> Outcome {
     match a.remove("k") {
         Some(AttrValue::Int(k)) => {
-            let base = format!("{}_k", rw.node_label(node));
+            let base = format!("{}_k", rw.graph.node_label(node));
             let value = rw.constant(&base, Tensor::from_i64(vec![1], vec![k]));
             rw.set_input(node, 1, Some(value));
             Ok(())

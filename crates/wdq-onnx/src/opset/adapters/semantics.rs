@@ -45,7 +45,7 @@ pub(crate) fn softmax_axis(
             return Ok(());
         }
     }
-    let label = rw.node_label(node);
+    let label = rw.graph.node_label(node);
     let y_name = rw.graph.value(y).name.clone();
     let flat = rw.value(&format!("{y_name}_2d_in"));
     let shape = rw.value(&format!("{y_name}_shape"));
@@ -100,7 +100,7 @@ pub(crate) fn resize_roi(
             inputs.len()
         ));
     }
-    let base = format!("{}_roi", rw.node_label(node));
+    let base = format!("{}_roi", rw.graph.node_label(node));
     let roi = rw.constant(&base, Tensor::from_f32(vec![0], vec![]));
     rw.graph.node_mut(node).inputs = vec![inputs[0], Some(roi), inputs[1]];
     if !a.has("coordinate_transformation_mode") {

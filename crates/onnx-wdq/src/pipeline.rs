@@ -1,0 +1,171 @@
+//! The method on one screen. [`run`] reads as the design:
+//!
+//! ```text
+//! import -> opset -> train (drift side table) -> calibrate -> search -> lower -> annotate, report
+//! ```
+//!
+//! Each stage is a typed value handed to the next: the opset-raised
+//! [`Model`] (its node ids stay valid to the end), the [`Drift`] side table
+//! keyed by those ids, the calibrated [`Candidates`], the [`Searched`]
+//! choice, the [`Lowered`](wdq_lower::Lowered) model and the
+//! [`QuantizeReport`]. Candidates are judged by an [`Evaluator`]: the CLI's
+//! is [`ValidationScore`](crate::quantize::ValidationScore); a Rust caller
+//! can bring its own and gets the same report the CLI writes.
+
+use crate::analyze::{drift, Drift};
+use crate::annotate::annotate;
+use crate::data::Dataset;
+use crate::quantize::{
+    build_report, check_bits, raise_opset, search_order, Candidates, QuantizeError,
+    QuantizeOptions, QuantizeReport, Searched, StageTimes,
+};
+use std::path::Path;
+use std::time::Instant;
+use wdq_ir::Model;
+use wdq_plan::{Goal, Measure};
+use wdq_train::TrainObserver;
+
+/// Judges a model: the float reference and every candidate of the search.
+/// Scores are compared with the options' threshold (in the score's units).
+pub trait Evaluator {
+    /// The score of `model` (e.g. top-1 in percent on held-out data).
+    ///
+    /// # Errors
+    /// Whatever keeps the score from being computed; wrap a foreign error
+    /// in [`QuantizeError::Evaluator`].
+    fn score(&mut self, model: &Model) -> Result<f64, QuantizeError>;
+
+    /// Whether a larger score is better (accuracy) rather than worse (a
+    /// loss or an error rate).
+    fn higher_is_better(&self) -> bool {
+        true
+    }
+
+    /// The metric's name, for the report.
+    fn metric(&self) -> String;
+
+    /// The score of `model` with its 95% interval when the evaluator knows
+    /// one (`--guard` judges its pessimistic end).
+    ///
+    /// # Errors
+    /// As [`Evaluator::score`].
+    fn measure(&mut self, model: &Model) -> Result<Measure, QuantizeError> {
+        Ok(self.score(model)?.into())
+    }
+
+    /// What the threshold bounds: by default a loss against the reference
+    /// in the score's unit.
+    fn goal(&self) -> Goal {
+        if self.higher_is_better() {
+            Goal::Loss
+        } else {
+            Goal::LossLowerIsBetter
+        }
+    }
+
+    /// The threshold when the options give none (None: one is required,
+    /// except for direct selections).
+    fn default_threshold(&self) -> Option<f64> {
+        None
+    }
+
+    /// The unit of the scores, for the report.
+    fn unit(&self) -> String {
+        "the evaluator's".to_string()
+    }
+
+    /// Makes `model` (the all-high model, `--reference high`) what
+    /// candidates are compared with, for evaluators that compare outputs.
+    ///
+    /// # Errors
+    /// As [`Evaluator::score`].
+    fn use_reference(&mut self, _model: &Model) -> Result<(), QuantizeError> {
+        Ok(())
+    }
+
+    /// What one sample changes, in the score's unit, if known.
+    fn resolution(&self) -> Option<f64> {
+        None
+    }
+
+    /// Caveats about what the evaluator's data can resolve at `threshold`.
+    fn warnings(&self, _threshold: f64, _guard: bool) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Seconds spent in an external evaluator, for the report.
+    fn seconds(&self) -> Option<f64> {
+        None
+    }
+}
+
+/// The pipeline's result: the second network and its report.
+#[derive(Clone, Debug)]
+pub struct Quantized {
+    pub model: Model,
+    pub report: QuantizeReport,
+}
+
+/// Loads an ONNX model (the import stage).
+///
+/// # Errors
+/// [`wdq_onnx::OnnxError`] naming the file.
+pub fn import(path: &Path) -> Result<Model, wdq_onnx::OnnxError> {
+    wdq_onnx::load_model(path)
+}
+
+/// Runs the method on `model`: fine-tune on `train` to rank the units,
+/// search for the low-bit set with `evaluator`, lower.
+///
+/// # Errors
+/// [`QuantizeError`] for any failing stage.
+pub fn run(
+    model: &Model,
+    train: &Dataset,
+    options: &QuantizeOptions,
+    evaluator: &mut dyn Evaluator,
+    observer: &mut dyn TrainObserver,
+) -> Result<Quantized, QuantizeError> {
+    check_bits(options)?;
+    let mut times = StageTimes::default();
+    let clock = Instant::now();
+    let base: Model = raise_opset(model, options)?;
+    let drift: Drift = drift(&base, train, &options.train, options.statistic, observer)?;
+    times.analyze = lap(clock);
+    let clock = Instant::now();
+    let candidates: Candidates = Candidates::calibrate(&base, train, options)?;
+    times.calibrate = lap(clock);
+    let clock = Instant::now();
+    let searched: Searched = search_order(&candidates, &drift, evaluator, options)?;
+    times.search = lap(clock);
+    let clock = Instant::now();
+    let mut lowered = candidates.lower(&searched.chosen)?;
+    times.lower = lap(clock);
+    let report = build_report(&base, &drift, &searched, &lowered, options, times);
+    annotate(&mut lowered, &drift, &report, options);
+    Ok(Quantized {
+        model: lowered.model,
+        report,
+    })
+}
+
+impl Quantized {
+    /// Writes the model to `path` (atomically) and completes the report:
+    /// the encoded sizes of `original` and of the output, and the export
+    /// time.
+    ///
+    /// # Errors
+    /// [`wdq_onnx::OnnxError`] from encoding or writing.
+    pub fn write(&mut self, original: &Model, path: &Path) -> Result<(), wdq_onnx::OnnxError> {
+        let clock = Instant::now();
+        self.report.sizes.file_before = wdq_onnx::encode_model(original)?.len();
+        self.report.sizes.file_after = wdq_onnx::encode_model(&self.model)?.len();
+        wdq_onnx::save_model(&self.model, path)?;
+        self.report.seconds.export = lap(clock);
+        Ok(())
+    }
+}
+
+fn lap(clock: Instant) -> f64 {
+    clock.elapsed().as_secs_f64()
+}
