@@ -8,6 +8,7 @@
 //! same strategies serve every criterion and every runtime.
 
 mod curve;
+mod goal;
 pub mod metric;
 mod order;
 mod search;
@@ -16,5 +17,6 @@ pub mod stats;
 pub use curve::{
     area_under_curve, largest_within, mean_std, pareto_front, prefix_lengths, spread, CurveSpread,
 };
+pub use goal::{Goal, Measure};
 pub use order::{rank_ascending, rank_descending, Ordered};
-pub use search::{search, Candidate, Goal, Measure, SearchOptions, SearchOutcome, Selection};
+pub use search::{search, Candidate, SearchOptions, SearchOutcome, Selection};
