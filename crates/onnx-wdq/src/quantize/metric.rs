@@ -173,3 +173,66 @@ pub fn figures(
         .collect();
     combine(parts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> OutputSet {
+        OutputSet {
+            indices: vec![0],
+            names: vec!["y".to_string()],
+        }
+    }
+
+    fn refusal(metric: Metric, out: ArrayD<f32>, labelled: bool) -> String {
+        match check(metric, &set(), &[out], labelled) {
+            Err(e) => e.to_string(),
+            Ok(()) => String::new(),
+        }
+    }
+
+    #[test]
+    fn vacuous_metrics_are_refused_with_what_to_use() {
+        let varied = |shape: &[usize]| {
+            ArrayD::from_shape_vec(
+                shape.to_vec(),
+                (0..shape.iter().product::<usize>())
+                    .map(|i| i as f32)
+                    .collect(),
+            )
+            .unwrap()
+        };
+        let one_column = refusal(Metric::Agreement, varied(&[4, 1]), false);
+        assert!(
+            one_column.contains("one column") && one_column.contains("use sqnr"),
+            "{one_column}"
+        );
+        let map = refusal(Metric::Top1, varied(&[4, 1, 3, 3]), true);
+        assert!(map.contains("not [N, classes]"), "{map}");
+        let five = refusal(Metric::Top5Agreement, varied(&[4, 5]), false);
+        assert!(
+            five.contains("5 classes") && five.contains("use agreement"),
+            "{five}"
+        );
+        let constant = refusal(Metric::Sqnr, ArrayD::from_elem(vec![4, 8], 0.5), false);
+        assert!(constant.contains("same value (0.5)"), "{constant}");
+        let unlabelled = refusal(Metric::Top1, varied(&[4, 10]), false);
+        assert!(unlabelled.contains("needs labels"), "{unlabelled}");
+        // Classifier shapes, also [N, C, 1, 1], pass; and choose the default.
+        assert_eq!(
+            refusal(Metric::Top5Agreement, varied(&[4, 10, 1, 1]), false),
+            ""
+        );
+        assert_eq!(
+            default_metric(&[varied(&[4, 10, 1, 1])], false),
+            Metric::Agreement
+        );
+        assert_eq!(default_metric(&[varied(&[4, 10])], true), Metric::Top1);
+        assert_eq!(default_metric(&[varied(&[4, 1])], true), Metric::Sqnr);
+        assert_eq!(
+            default_metric(&[varied(&[4, 1, 1, 24])], false),
+            Metric::Sqnr
+        );
+    }
+}
