@@ -17,15 +17,6 @@ pub enum Metric {
 }
 
 impl Metric {
-    /// Top-1 when the data is labelled, agreement otherwise.
-    pub fn for_data(data: &Dataset) -> Metric {
-        if data.labels.is_some() {
-            Metric::Top1
-        } else {
-            Metric::Agreement
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Metric::Top1 => "top-1",

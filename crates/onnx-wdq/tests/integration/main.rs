@@ -1,0 +1,7 @@
+//! onnx-wdq integration tests, one binary (house style): the command-line
+//! contract, `compare`, and real PyTorch exports.
+
+mod cli;
+mod common;
+mod compare;
+mod torch_exported;
