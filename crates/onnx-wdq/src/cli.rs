@@ -116,7 +116,7 @@ pub struct TrainArgs {
     /// The loss without labels: auto (pseudo-labels for a classifier output
     /// [N, C], input-noise otherwise), pseudo-labels, input-noise[:SIGMA],
     /// target-noise[:SIGMA] or distill (gradients start at zero).
-    #[arg(long, default_value = "auto", value_name = "LOSS")]
+    #[arg(long, default_value = "auto", value_name = "LOSS", value_parser = label_free_value)]
     pub label_free: String,
     /// Write every cycle's trained tensors to DIR/cycle_K.npz.
     #[arg(long, value_name = "DIR")]
@@ -204,7 +204,7 @@ pub struct CandidateArgs {
     #[arg(long, default_value = "u8", value_parser = ["u8", "i8", "none"])]
     pub activations: String,
     /// Activation calibration: minmax, percentile[:P] (default 99.99) or mse.
-    #[arg(long, default_value = "minmax")]
+    #[arg(long, default_value = "minmax", value_parser = calibration_value)]
     pub calibration: String,
     /// Training samples used for calibration (and by the sqnr criterion of
     /// `compare`).
@@ -235,7 +235,7 @@ pub struct QuantizeArgs {
     #[command(flatten)]
     pub train_args: TrainArgs,
     /// How to choose the low-bit layers: bisect, halving, count:N or threshold:S.
-    #[arg(long, default_value = "bisect")]
+    #[arg(long, default_value = "bisect", value_parser = select_value)]
     pub select: String,
     /// With --select halving: accept once the candidate count is at or below N.
     #[arg(long, value_name = "N")]
@@ -283,7 +283,8 @@ pub struct CompareArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "drift,range,max-abs,layer-accuracy,sqnr,gradient,random"
+        default_value = "drift,range,max-abs,layer-accuracy,sqnr,gradient,random",
+        value_parser = criterion_value
     )]
     pub criteria: Vec<String>,
     /// Evaluate every N-th number of low-bit layers (always the last).
@@ -298,4 +299,35 @@ pub struct CompareArgs {
     /// Folder for compare.json, loss_curves.svg, drift.svg and pareto.svg.
     #[arg(long, value_name = "DIR", default_value = "compare")]
     pub out: PathBuf,
+}
+
+/// Checks a `--select` value while parsing, so that a bad one is a usage
+/// error (exit 2) like every other enum-valued option.
+fn select_value(text: &str) -> Result<String, String> {
+    crate::options::selection(text, None)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Checks a `--calibration` value while parsing (exit 2 when bad).
+fn calibration_value(text: &str) -> Result<String, String> {
+    crate::options::calibration(text, None, wdq_quant::ScaleMode::Float)
+        .map(|_| text.to_string())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Checks one `--criteria` entry while parsing (exit 2 when bad).
+fn criterion_value(text: &str) -> Result<String, String> {
+    onnx_wdq::compare::Criterion::parse_list(&[text])
+        .map(|_| text.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks a `--label-free` value while parsing (exit 2 when bad).
+fn label_free_value(text: &str) -> Result<String, String> {
+    wdq_train::LabelFree::parse(text)
+        .map(|_| text.to_string())
+        .ok_or_else(|| {
+            format!("`{text}`: use auto, pseudo-labels, input-noise[:SIGMA], target-noise[:SIGMA] or distill (SIGMA > 0)")
+        })
 }

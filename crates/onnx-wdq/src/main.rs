@@ -84,8 +84,10 @@ fn load_dataset(model: &wdq_ir::Model, path: &std::path::Path) -> Result<Dataset
     Ok(data)
 }
 
+/// The import stage (load, fold constants) for every command but
+/// `convert`, which writes the model as it was read.
 fn load(path: &std::path::Path) -> Result<wdq_ir::Model> {
-    wdq_onnx::load_model(path).with_context(|| format!("reading model {}", path.display()))
+    pipeline::import(path).with_context(|| format!("reading model {}", path.display()))
 }
 
 fn inspect(args: InspectArgs) -> Result<()> {
@@ -137,7 +139,8 @@ fn render_evaluation(e: &Evaluation) -> String {
 }
 
 fn convert(args: ConvertArgs) -> Result<()> {
-    let mut model = load(&args.model)?;
+    let mut model = wdq_onnx::load_model(&args.model)
+        .with_context(|| format!("reading model {}", args.model.display()))?;
     if let Some(target) = args.opset {
         let summary = wdq_onnx::convert_opset(&mut model, target)
             .with_context(|| format!("converting {} to opset {target}", args.model.display()))?;

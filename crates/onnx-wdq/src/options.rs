@@ -6,9 +6,7 @@ use anyhow::{bail, Context, Result};
 use onnx_wdq::compare::{CompareOptions, Criterion};
 use onnx_wdq::quantize::{Metric, QuantizeOptions, Reference};
 use std::time::Duration;
-use wdq_lower::{
-    ActivationType, BiasMode, Int4Storage, LowerOptions, ScaleKind, WeightGranularity,
-};
+use wdq_lower::{ActivationType, BiasMode, Int4Storage, LowerOptions, WeightGranularity};
 use wdq_plan::Selection;
 use wdq_quant::calibrate::CalibrationMethod;
 use wdq_quant::{QuantSpec, ScaleMode};
@@ -63,7 +61,7 @@ pub fn selection(text: &str, min_candidates: Option<usize>) -> Result<Selection>
 pub fn calibration(
     text: &str,
     spec: Option<QuantSpec>,
-    scale: ScaleKind,
+    scale: ScaleMode,
 ) -> Result<CalibrationMethod> {
     Ok(match text.split_once(':') {
         None if text == "minmax" => CalibrationMethod::MinMax,
@@ -85,10 +83,7 @@ pub fn calibration(
         }
         None if text == "mse" => CalibrationMethod::Mse {
             spec: spec.unwrap_or(QuantSpec::UINT8),
-            mode: match scale {
-                ScaleKind::Float => ScaleMode::Float,
-                ScaleKind::PowerOfTwo => ScaleMode::PowerOfTwo,
-            },
+            mode: scale,
             symmetric: false,
         },
         _ => bail!("--calibration must be minmax, percentile[:P] or mse, not `{text}`"),
@@ -128,9 +123,9 @@ pub fn compare_options(args: &CompareArgs) -> Result<CompareOptions> {
 fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs) -> Result<QuantizeOptions> {
     let (train, statistic) = train_options(train_args)?;
     let scale = if args.scale == "pow2" {
-        ScaleKind::PowerOfTwo
+        ScaleMode::PowerOfTwo
     } else {
-        ScaleKind::Float
+        ScaleMode::Float
     };
     let activations = match args.activations.as_str() {
         "u8" => ActivationType::U8,

@@ -1,7 +1,7 @@
 //! The method on one screen. [`run`] reads as the design:
 //!
 //! ```text
-//! import -> opset -> train (drift side table) -> calibrate -> search -> lower -> annotate, report
+//! import (load, fold constants) -> opset -> train (drift side table) -> calibrate -> search -> lower -> annotate, report
 //! ```
 //!
 //! Each stage is a typed value handed to the next: the opset-raised
@@ -21,7 +21,8 @@ use crate::quantize::{
 };
 use std::path::Path;
 use std::time::Instant;
-use wdq_ir::Model;
+use wdq_exec::fold::{fold_constants, FoldError};
+use wdq_ir::{run_passes, Changed, Model, Pass, PassError};
 use wdq_plan::{Goal, Measure};
 use wdq_train::TrainObserver;
 
@@ -106,12 +107,43 @@ pub struct Quantized {
     pub report: QuantizeReport,
 }
 
-/// Loads an ONNX model (the import stage).
+/// Why a model could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Onnx(#[from] wdq_onnx::OnnxError),
+    #[error(transparent)]
+    Pass(#[from] Box<PassError<FoldError>>),
+}
+
+/// The import stage: loads an ONNX model and folds its constant
+/// sub-graphs, so that a weight computed by `ConstantOfShape` or by a
+/// `Constant -> Cast -> Reshape -> Transpose` chain is an initializer the
+/// layer discovery finds.
 ///
 /// # Errors
-/// [`wdq_onnx::OnnxError`] naming the file.
-pub fn import(path: &Path) -> Result<Model, wdq_onnx::OnnxError> {
-    wdq_onnx::load_model(path)
+/// [`ImportError`] naming the file, or the pass and node that failed.
+pub fn import(path: &Path) -> Result<Model, ImportError> {
+    let mut model = wdq_onnx::load_model(path)?;
+    run_passes(&mut model, &mut [&mut FoldConstants]).map_err(Box::new)?;
+    Ok(model)
+}
+
+/// wdq-exec's constant folding as a pass.
+struct FoldConstants;
+
+impl Pass for FoldConstants {
+    type Error = FoldError;
+    fn name(&self) -> &str {
+        "fold-constants"
+    }
+    fn run(&mut self, model: &mut Model) -> Result<Changed, FoldError> {
+        Ok(if fold_constants(model)?.is_unchanged() {
+            Changed::No
+        } else {
+            Changed::Yes
+        })
+    }
 }
 
 /// Runs the method on `model`: fine-tune on `train` to rank the units,

@@ -29,6 +29,28 @@ impl WeightedLayer {
     pub fn parameter_count(&self) -> usize {
         self.weight_tensor.len()
     }
+
+    /// The output-channel axis of this layer's weight (see
+    /// [`output_channel_axis`]).
+    pub fn output_channel_axis(&self, graph: &Graph) -> Option<usize> {
+        output_channel_axis(&graph.node(self.node).op, self.weight_tensor.shape().len())
+    }
+}
+
+/// The output-channel axis of a weight of rank `rank` read by `op` (the
+/// axis of per-channel scales), `None` for per-tensor only: Conv 0;
+/// ConvTranspose 1 (its weight is `[C_in, C_out / group, ...]`, so a grouped
+/// one has none); Gemm 0 with `transB = 1` and 1 otherwise; a MatMul's
+/// constant B its last axis (none for a vector). The one place this rule
+/// lives: lowering and the criteria both ask here.
+pub fn output_channel_axis(op: &Op, rank: usize) -> Option<usize> {
+    match op {
+        Op::Conv(_) if rank >= 3 => Some(0),
+        Op::ConvTranspose(a) if rank >= 3 && a.group.unwrap_or(1) == 1 => Some(1),
+        Op::Gemm(a) if rank == 2 => Some(if a.trans_b.unwrap_or(0) != 0 { 0 } else { 1 }),
+        Op::MatMul if rank >= 2 => Some(rank - 1),
+        _ => None,
+    }
 }
 
 /// The weighted layers of `graph`, in graph order.

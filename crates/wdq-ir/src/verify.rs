@@ -166,4 +166,62 @@ mod tests {
         g.node_mut(n).outputs.push(Some(ValueId(40)));
         assert!(matches!(verify(&g), Err(VerifyError::OutOfRange { .. })));
     }
+
+    /// x -> relu -> y, the smallest valid graph.
+    fn relu() -> (Graph, ValueId, NodeId) {
+        let mut g = Graph::default();
+        let x = g.add_value("x", None, ValueDef::Input);
+        g.inputs.push(x);
+        let n = g.add_node("relu", Op::Relu, vec![Some(x)], &["y"], None);
+        let y = g.node(n).output(0).unwrap();
+        g.outputs.push(y);
+        assert!(verify(&g).is_ok());
+        (g, x, n)
+    }
+
+    #[test]
+    fn every_variant_is_reported() {
+        let (mut g, _, n) = relu();
+        g.node_mut(n).inputs[0] = Some(ValueId(77));
+        assert!(matches!(
+            verify(&g),
+            Err(VerifyError::DanglingInput { value: 77, .. })
+        ));
+
+        let (mut g, x, n) = relu();
+        let late = g.add_node("late", Op::Relu, vec![Some(x)], &["z"], None);
+        let z = g.node(late).output(0).unwrap();
+        g.node_mut(n).inputs[0] = Some(z);
+        assert!(
+            matches!(verify(&g), Err(VerifyError::UseBeforeDef { ref value, .. }) if value == "z")
+        );
+
+        let (mut g, _, n) = relu();
+        let y = g.node(n).output(0).unwrap();
+        g.node_mut(n).outputs.clear();
+        g.outputs = vec![y];
+        assert!(matches!(
+            verify(&g),
+            Err(VerifyError::BadDefinition { slot: 0, .. })
+        ));
+
+        let (mut g, _, n) = relu();
+        g.order.retain(|&o| o != n);
+        assert!(
+            matches!(verify(&g), Err(VerifyError::UndefinedOutput { ref value }) if value == "y")
+        );
+
+        let (mut g, _, n) = relu();
+        g.order.push(n);
+        assert!(matches!(verify(&g), Err(VerifyError::DuplicateNode(_))));
+
+        let (mut g, _, _) = relu();
+        let again = g.add_value("x", None, ValueDef::Input);
+        g.inputs.push(again);
+        assert!(matches!(verify(&g), Err(VerifyError::DuplicateName(ref name)) if name == "x"));
+
+        let (mut g, x, _) = relu();
+        g.add_node("twin", Op::Relu, vec![Some(x)], &["y"], None);
+        assert!(matches!(verify(&g), Err(VerifyError::DuplicateName(ref name)) if name == "y"));
+    }
 }

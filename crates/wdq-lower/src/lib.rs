@@ -49,9 +49,11 @@ pub use error::LowerError;
 pub use lower::{lower, required_opset, Lowered, LoweredLayer, SkippedLayer};
 pub use options::{
     ActivationRanges, ActivationType, BiasMode, Int4Storage, LayerChoice, LowerOptions, QuantPlan,
-    ScaleKind, WeightGranularity,
+    WeightGranularity,
 };
 pub use points::activation_points;
+/// How scales are chosen (`--scale float|pow2`): wdq-quant's type.
+pub use wdq_quant::ScaleMode;
 
 #[cfg(test)]
 mod tests;

@@ -4,9 +4,7 @@
 
 use crate::emit::{constant_bytes, Emitter};
 use crate::error::LowerError;
-use crate::options::{
-    ActivationRanges, ActivationType, BiasMode, LowerOptions, QuantPlan, ScaleKind,
-};
+use crate::options::{ActivationRanges, ActivationType, BiasMode, LowerOptions, QuantPlan};
 use crate::points::points_of;
 use crate::resolve::dequantize_scale;
 use crate::rewrite::{
@@ -15,6 +13,7 @@ use crate::rewrite::{
 use crate::site::{analyze, LayerSite};
 use std::collections::BTreeMap;
 use wdq_ir::{weighted_layers, DType, Graph, Model, NodeId, Op, ValueDef, ValueId};
+use wdq_quant::ScaleMode;
 
 /// A lowered model and what was done to it.
 #[derive(Clone, Debug)]
@@ -210,7 +209,7 @@ pub fn lower(
                     }
                 })?),
             };
-            let pair = activation_pair(&mut em, point, source, spec, options.scale.mode())?;
+            let pair = activation_pair(&mut em, point, source, spec, options.scale)?;
             pairs.insert(point, pair);
         }
     }
@@ -291,7 +290,7 @@ fn record(
 ) -> LoweredLayer {
     let scales_min = params.scales.iter().copied().fold(f32::INFINITY, f32::min);
     let scales_max = params.scales.iter().copied().fold(0.0, f32::max);
-    let pow2 = options.scale == ScaleKind::PowerOfTwo;
+    let pow2 = options.scale == ScaleMode::PowerOfTwo;
     let fraction_lengths = params.fraction_lengths().filter(|_| pow2).and_then(|n| {
         let lo = n.iter().copied().min()?;
         let hi = n.iter().copied().max()?;

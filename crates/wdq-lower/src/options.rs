@@ -24,25 +24,6 @@ pub enum WeightGranularity {
     PerTensor,
 }
 
-/// How scales are chosen (`--scale float|pow2`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ScaleKind {
-    /// Any positive f32.
-    #[default]
-    Float,
-    /// Powers of two `2^-n`: fixed point Qm.n.
-    PowerOfTwo,
-}
-
-impl ScaleKind {
-    pub(crate) fn mode(self) -> ScaleMode {
-        match self {
-            ScaleKind::Float => ScaleMode::Float,
-            ScaleKind::PowerOfTwo => ScaleMode::PowerOfTwo,
-        }
-    }
-}
-
 /// How a quantized layer's bias is stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum BiasMode {
@@ -106,7 +87,7 @@ pub struct LowerOptions {
     /// Weight scales per output channel (default) or per tensor.
     pub granularity: WeightGranularity,
     /// Float (default) or power-of-two scales, for weights and activations.
-    pub scale: ScaleKind,
+    pub scale: ScaleMode,
     /// int32 biases (default) or float ones.
     pub bias: BiasMode,
     /// Element type of the activation pairs (default uint8), or none.

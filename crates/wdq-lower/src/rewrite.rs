@@ -138,8 +138,7 @@ pub(crate) fn weight(
         Some(axis) => Granularity::PerChannel { axis },
         None => Granularity::PerTensor,
     };
-    let params =
-        symmetric_params(&view, spec, granularity, options.scale.mode()).map_err(quant_error)?;
+    let params = symmetric_params(&view, spec, granularity, options.scale).map_err(quant_error)?;
     let codes = quantize(&view, &params).map_err(quant_error)?;
     let dtype = storage_dtype(bits, options.int4_storage);
     let codes: Vec<i32> = codes.iter().copied().collect();

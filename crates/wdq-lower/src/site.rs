@@ -2,13 +2,11 @@
 //! as floats, the output-channel axis of per-channel scales, and whether the
 //! bias can become int32. A layer that cannot be lowered gets a reason.
 //!
-//! Output-channel axes: Conv 0; ConvTranspose 1 (its weight is
-//! `[C_in, C_out / group, ...]`, so a grouped one gets per-tensor scales);
-//! Gemm 0 with `transB = 1` and 1 otherwise; a MatMul's constant B its last
-//! axis (per tensor when B is a vector).
+//! Output-channel axes: [`wdq_ir::layers::output_channel_axis`].
 
 use crate::options::WeightGranularity;
 use crate::resolve::{resolve_float, FloatConst};
+use wdq_ir::layers::output_channel_axis;
 use wdq_ir::{Graph, NodeId, Op, ValueId, WeightedLayer};
 
 /// A layer that can be lowered.
@@ -60,22 +58,11 @@ pub(crate) fn analyze(
         weight.base = format!("{}_weight", graph.node_label(layer.node));
     }
     let rank = weight.shape.len();
-    let (channel_axis, int32_ok_op) = match &node.op {
-        Op::Conv(_) if rank >= 3 => (Some(0), true),
-        Op::ConvTranspose(a) if rank >= 3 => (
-            match a.group.unwrap_or(1) {
-                1 => Some(1),
-                _ => None,
-            },
-            true,
-        ),
-        Op::Gemm(a) if rank == 2 => {
-            let unit = |x: Option<f32>| x.is_none_or(|v| v == 1.0);
-            let axis = if a.trans_b.unwrap_or(0) != 0 { 0 } else { 1 };
-            (Some(axis), unit(a.alpha) && unit(a.beta))
-        }
-        Op::MatMul if rank >= 2 => (Some(rank - 1), false),
-        Op::MatMul if rank == 1 => (None, false),
+    let unit = |x: Option<f32>| x.is_none_or(|v| v == 1.0);
+    let int32_ok_op = match &node.op {
+        Op::Conv(_) | Op::ConvTranspose(_) if rank >= 3 => true,
+        Op::Gemm(a) if rank == 2 => unit(a.alpha) && unit(a.beta),
+        Op::MatMul if rank >= 1 => false,
         op => {
             return Err(format!(
                 "{} with a weight of rank {rank} is not supported",
@@ -83,6 +70,7 @@ pub(crate) fn analyze(
             ))
         }
     };
+    let channel_axis = output_channel_axis(&node.op, rank);
     let axis = match granularity {
         WeightGranularity::PerChannel => channel_axis,
         WeightGranularity::PerTensor => None,

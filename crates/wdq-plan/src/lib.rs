@@ -18,5 +18,5 @@ pub use curve::{
     area_under_curve, largest_within, mean_std, pareto_front, prefix_lengths, spread, CurveSpread,
 };
 pub use goal::{Goal, Measure};
-pub use order::{rank_ascending, rank_descending, Ordered};
+pub use order::{rank_ascending, rank_descending};
 pub use search::{search, Candidate, SearchOptions, SearchOutcome, Selection};

@@ -22,25 +22,6 @@ pub fn rank_descending(scores: &[f64]) -> Vec<usize> {
     order
 }
 
-/// A layer order with the statistic that produced it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ordered {
-    /// Layer indices, best low-bit candidate first.
-    pub order: Vec<usize>,
-    /// The statistic of each layer, by layer index.
-    pub scores: Vec<f64>,
-}
-
-impl Ordered {
-    /// Orders layers by `scores`, ascending.
-    pub fn by_scores(scores: Vec<f64>) -> Ordered {
-        Ordered {
-            order: rank_ascending(&scores),
-            scores,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

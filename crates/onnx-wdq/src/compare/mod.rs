@@ -9,6 +9,7 @@
 mod cache;
 pub mod criteria;
 mod curves;
+#[cfg(feature = "cli")]
 pub mod plot;
 mod report;
 mod score;

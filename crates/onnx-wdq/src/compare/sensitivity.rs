@@ -16,9 +16,10 @@ use std::collections::HashMap;
 use wdq_autodiff::{training_step, Loss, StepOptions};
 use wdq_exec::plan::Plan;
 use wdq_exec::{run_op, ExecError, KernelContext, TensorValue};
+use wdq_ir::layers::output_channel_axis;
 use wdq_ir::{Model, NodeId, Op, ValueId};
-use wdq_lower::{LowerOptions, ScaleKind, WeightGranularity};
-use wdq_quant::{fake_quantize, symmetric_params, Granularity, QuantSpec, ScaleMode};
+use wdq_lower::{LowerOptions, WeightGranularity};
+use wdq_quant::{fake_quantize, symmetric_params, Granularity, QuantSpec};
 use wdq_train::{gather_samples, BatchOrder};
 
 /// Why a sensitivity criterion could not be computed.
@@ -64,14 +65,7 @@ fn weight_granularity(op: &Op, rank: usize, granularity: WeightGranularity) -> G
     if granularity == WeightGranularity::PerTensor {
         return Granularity::PerTensor;
     }
-    let axis = match op {
-        Op::Conv(_) if rank >= 3 => Some(0),
-        Op::ConvTranspose(a) if rank >= 3 && a.group.unwrap_or(1) == 1 => Some(1),
-        Op::Gemm(a) if rank == 2 => Some(if a.trans_b.unwrap_or(0) != 0 { 0 } else { 1 }),
-        Op::MatMul if rank >= 2 => Some(rank - 1),
-        _ => None,
-    };
-    axis.map_or(Granularity::PerTensor, |axis| Granularity::PerChannel {
+    output_channel_axis(op, rank).map_or(Granularity::PerTensor, |axis| Granularity::PerChannel {
         axis,
     })
 }
@@ -96,10 +90,7 @@ pub fn probe_weights(
     let slots = weight_slots(model, layers);
     let keep: Vec<ValueId> = slots.iter().filter_map(|s| s.1).collect();
     let (_, kept) = Plan::new(model)?.run_with(&data.batch(0, 1), &keep)?;
-    let mode = match lower.scale {
-        ScaleKind::Float => ScaleMode::Float,
-        ScaleKind::PowerOfTwo => ScaleMode::PowerOfTwo,
-    };
+    let mode = lower.scale;
     let mut out = Vec::with_capacity(layers.len());
     for (&node, (_, value)) in layers.iter().zip(&slots) {
         let label = graph.node_label(node);

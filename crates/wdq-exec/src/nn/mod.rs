@@ -135,12 +135,9 @@ pub(crate) fn array<T>(shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>, Kerne
 pub(crate) fn element_count(dims: &[usize]) -> Result<usize, KernelError> {
     dims.iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= MAX_ELEMENTS)
+        .filter(|&n| n <= crate::tensor_ops::elem::MAX_ELEMENTS)
         .ok_or_else(|| KernelError::Shape(format!("output of shape {dims:?} is too large")))
 }
-
-/// Largest buffer a kernel allocates, in elements.
-const MAX_ELEMENTS: usize = 1 << 40;
 
 /// A one-output kernel result.
 pub(crate) fn single(value: TensorValue) -> KernelResult {

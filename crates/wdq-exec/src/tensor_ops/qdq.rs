@@ -7,6 +7,8 @@ use crate::{KernelError, TensorValue};
 use ndarray::ArrayD;
 use wdq_ir::op::QdqAttrs;
 use wdq_ir::DType;
+use wdq_quant::linear::{dequantize_value, quantize_value};
+use wdq_quant::QuantSpec;
 
 /// Per-element scale and zero point lookup: per tensor (`axis == None`) or
 /// along `axis`.
@@ -118,18 +120,20 @@ pub(crate) fn quantize(
     let zp = optional(inputs, 2);
     let dtype = quantized_dtype(attrs, zp.map(TensorValue::dtype))?;
     let p = params(attrs, x.shape(), required(inputs, 1)?, zp)?;
-    let (lo, hi) = match dtype {
-        DType::I8 => (-128.0, 127.0),
-        DType::I4 => (-8.0, 7.0),
-        DType::U4 => (0.0, 15.0),
-        _ => (0.0, 255.0),
+    let spec = match dtype {
+        DType::I8 => QuantSpec::INT8,
+        DType::I4 => QuantSpec::INT4,
+        DType::U4 => QuantSpec::UINT4,
+        _ => QuantSpec::UINT8,
     };
+    // wdq-quant's arithmetic, the one lowering uses (NaN gives qmin, as
+    // onnxruntime does).
     let q: Vec<i32> = xa
         .iter()
         .enumerate()
         .map(|(i, &v)| {
             let (s, z) = p.at(i);
-            ((v / s).round_ties_even() + z as f32).clamp(lo, hi) as i32
+            quantize_value(v, s, z as i32, spec)
         })
         .collect();
     let shape = ndarray::IxDyn(x.shape());
@@ -179,7 +183,7 @@ pub(crate) fn dequantize(
         .enumerate()
         .map(|(i, &v)| {
             let (s, z) = p.at(i);
-            (v - z) as f32 * s
+            dequantize_value(v as i32, s, z as i32)
         })
         .collect();
     Ok(TensorValue::F32(crate::tensor_ops::elem::array(

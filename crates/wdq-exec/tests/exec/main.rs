@@ -11,7 +11,6 @@ mod nn_onnx_cases;
 mod nn_ops;
 mod nn_plan;
 mod nn_robustness;
-mod nn_speed;
 mod ops_fixtures;
 mod ops_infer_fixtures;
 mod ops_misc;

@@ -173,11 +173,16 @@ fn folded_models_verify_and_compute_the_same_outputs() {
         let summary =
             fold_with_input_shapes(&mut model, &shapes).unwrap_or_else(|e| panic!("{name}: {e}"));
         wdq_ir::verify(&model.graph).unwrap();
-        assert_eq!(
-            wdq_ir::weighted_layers(&model.graph).len(),
-            layers_before,
-            "{name}: weighted layers changed"
+        // Folding never hides a layer's weight; it reveals weights computed
+        // by constant sub-graphs (const_weights: 0 layers before, 2 after).
+        let layers_after = wdq_ir::weighted_layers(&model.graph).len();
+        assert!(
+            layers_after >= layers_before,
+            "{name}: weighted layers {layers_before} -> {layers_after}"
         );
+        if name == "const_weights" {
+            assert_eq!((layers_before, layers_after), (0, 2));
+        }
         let live: Vec<&str> = model
             .graph
             .live_nodes()

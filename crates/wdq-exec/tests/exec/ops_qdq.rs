@@ -159,3 +159,63 @@ fn blocked_quantization_is_refused() {
         Err(KernelError::Unsupported(_))
     ));
 }
+
+/// The executor's QuantizeLinear and wdq-quant's arithmetic (what lowering
+/// writes) agree on every value, NaN and infinities included; the special
+/// values are onnxruntime 1.32's (NaN and -inf give qmin, +inf qmax).
+#[test]
+fn quantize_matches_wdq_quant_and_onnxruntime_on_special_values() {
+    use wdq_quant::linear::quantize_value;
+    use wdq_quant::QuantSpec;
+    let values = vec![
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1.25,
+        -0.75,
+        0.25,
+        -3.0,
+        1e9,
+    ];
+    let x = f32s(&[values.len()], values.clone());
+    let s = f32s(&[], vec![0.5]);
+    let cases = [
+        (TensorValue::I8(arr(&[], vec![0])), QuantSpec::INT8, 0),
+        (TensorValue::U8(arr(&[], vec![3])), QuantSpec::UINT8, 3),
+        (TensorValue::I4(arr(&[], vec![1])), QuantSpec::INT4, 1),
+        (TensorValue::U4(arr(&[], vec![2])), QuantSpec::UINT4, 2),
+    ];
+    for (zp, spec, z) in cases {
+        let y = q(QdqAttrs::default(), &[Some(&x), Some(&s), Some(&zp)]).unwrap();
+        let got: Vec<i32> = match &y {
+            TensorValue::I8(a) | TensorValue::I4(a) => a.iter().map(|&v| i32::from(v)).collect(),
+            TensorValue::U8(a) | TensorValue::U4(a) => a.iter().map(|&v| i32::from(v)).collect(),
+            other => panic!("{other:?}"),
+        };
+        let want: Vec<i32> = values
+            .iter()
+            .map(|&v| quantize_value(v, 0.5, z, spec))
+            .collect();
+        assert_eq!(got, want, "{spec:?}");
+        assert_eq!(
+            &got[..3],
+            &[spec.qmin(), spec.qmax(), spec.qmin()],
+            "{spec:?}"
+        );
+    }
+    // The values onnxruntime gave for int8 (zero point 0) and uint8 (3).
+    let ort_i8 = [-128, 127, -128, 2, -2, 0, -6, 127];
+    let ort_u8 = [0, 255, 0, 5, 1, 3, 0, 255];
+    for (zp, want) in [
+        (TensorValue::I8(arr(&[], vec![0])), &ort_i8),
+        (TensorValue::U8(arr(&[], vec![3])), &ort_u8),
+    ] {
+        let y = q(QdqAttrs::default(), &[Some(&x), Some(&s), Some(&zp)]).unwrap();
+        let got: Vec<i32> = match &y {
+            TensorValue::I8(a) => a.iter().map(|&v| i32::from(v)).collect(),
+            TensorValue::U8(a) => a.iter().map(|&v| i32::from(v)).collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(&got, want);
+    }
+}

@@ -8,7 +8,7 @@ use crate::common::{
 use wdq_ir::{weighted_layers, DType, Op, ValueDef};
 use wdq_lower::{
     activation_points, lower, ActivationType, BiasMode, Int4Storage, LowerError, LowerOptions,
-    Lowered, ScaleKind, WeightGranularity,
+    Lowered, ScaleMode, WeightGranularity,
 };
 
 const MODELS: [&str; 4] = ["lenet", "mobilenet_se", "resnet_bn", "torch_style"];
@@ -154,7 +154,7 @@ fn options_power_of_two_per_tensor_float_bias() {
     let float = run(&model, &inputs);
     let options = LowerOptions {
         granularity: WeightGranularity::PerTensor,
-        scale: ScaleKind::PowerOfTwo,
+        scale: ScaleMode::PowerOfTwo,
         bias: BiasMode::Float,
         ..int8_storage()
     };

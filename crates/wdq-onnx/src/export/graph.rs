@@ -148,7 +148,6 @@ fn value_info_proto(graph: &Graph, id: ValueId, name: &str) -> pb::ValueInfoProt
         r#type: value.ty.as_ref().map(type_to_proto),
         doc_string: non_empty(&value.doc_string),
         metadata_props: metadata_props(&value.metadata),
-        ..Default::default()
     }
 }
 

@@ -1,23 +1,9 @@
 //! The command-line contract: outputs, exit codes, error messages, atomic
 //! writes and byte-identical results for the same inputs and seed.
 
+use super::common::{fixture, root, run};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(rel: &str) -> String {
-    root().join(rel).to_string_lossy().into_owned()
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onnx-wdq"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -59,6 +45,22 @@ fn inspect_lists_the_weighted_layers() {
         .iter()
         .all(|l| l["quantized"] == true));
     assert!(!json["layers"].as_array().unwrap().is_empty());
+    // Weights computed by constant sub-graphs (ConstantOfShape; Constant ->
+    // Cast -> Reshape -> Transpose) are folded at import and found.
+    let out = run(&[
+        "inspect",
+        &fixture("fixtures/models/const_weights.onnx"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let layers: Vec<(&str, &str)> = json["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["node"].as_str().unwrap(), l["op"].as_str().unwrap()))
+        .collect();
+    assert_eq!(layers, [("fc1", "MatMul"), ("fc2", "Gemm")]);
 }
 
 #[test]
@@ -328,16 +330,31 @@ fn selection_strategies_are_honoured() {
         report["candidates"][0]["low_bit_layers"], 2,
         "halving starts with the lower half"
     );
-    let bad = run(&[
-        &fixture("fixtures/digits/digits_cnn.onnx"),
-        "-o",
-        "x.onnx",
-        "--data",
-        "d.npz",
-        "--select",
-        "sideways",
-    ]);
-    assert_eq!(bad.status.code(), Some(1));
+    // Bad enum values are usage errors (exit 2), found before any file is
+    // read: the data file here exists, so only the value can fail.
+    for (option, value) in [
+        ("--select", "sideways"),
+        ("--select", "count:many"),
+        ("--calibration", "median"),
+        ("--statistic", "median"),
+    ] {
+        let bad = run(&[
+            &fixture("fixtures/digits/digits_cnn.onnx"),
+            "-o",
+            &dir.path().join("x.onnx").to_string_lossy(),
+            "--data",
+            &fixture("fixtures/digits/val.npz"),
+            option,
+            value,
+        ]);
+        assert_eq!(
+            bad.status.code(),
+            Some(2),
+            "{option} {value}: {}",
+            stderr(&bad)
+        );
+        assert!(stderr(&bad).contains(value), "{}", stderr(&bad));
+    }
 }
 
 #[test]
@@ -389,4 +406,73 @@ fn analyze_ranks_layers_and_writes_snapshots() {
     for k in 1..=3 {
         assert!(snaps.join(format!("cycle_{k}.npz")).exists());
     }
+}
+
+/// `text` with every non-integer number rounded to 3 significant digits: snapshots pin
+/// the analysis, not the last bits of a CPU's float kernels.
+fn rounded(text: &str) -> String {
+    let mut out = String::new();
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        match token.parse::<f64>() {
+            Ok(v) if token.contains(['.', 'e']) && v != 0.0 => {
+                out.push_str(&format!("{v:.2e}"));
+            }
+            _ => out.push_str(token),
+        }
+        token.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || ".-+_".contains(c) {
+            token.push(c);
+        } else {
+            flush(&mut token, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
+}
+
+/// The analysis and the plan of the README's run, pinned: the annotations
+/// of the written model (every weighted node's statistic, rank, bits and
+/// scales; the model's options and scores) and the JSON report without
+/// its timings.
+#[test]
+fn digits_run_annotations_and_report_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("digits_wdq.onnx");
+    let report = dir.path().join("report.json");
+    let out = run(&[
+        &fixture("fixtures/digits/digits_cnn.onnx"),
+        "-o",
+        &model.to_string_lossy(),
+        "--train",
+        &fixture("fixtures/digits/train.npz"),
+        "--val",
+        &fixture("fixtures/digits/val.npz"),
+        "--report",
+        &report.to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = wdq_onnx::load_model(&model).unwrap();
+    insta::assert_snapshot!(
+        "digits_annotations",
+        rounded(&onnx_wdq::annotate::dump(&written))
+    );
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("seconds");
+    // The file holds the annotations' full-precision text: its size is not
+    // pinned, the weights' sizes are.
+    let sizes = json["sizes"].as_object_mut().unwrap();
+    sizes.remove("file_before");
+    sizes.remove("file_after");
+    for c in json["candidates"].as_array_mut().unwrap() {
+        c.as_object_mut().unwrap().remove("seconds");
+    }
+    insta::assert_snapshot!(
+        "digits_report",
+        rounded(&serde_json::to_string_pretty(&json).unwrap())
+    );
 }

@@ -3,19 +3,12 @@
 //! embedding-style models, refusal of metrics that cannot tell candidates
 //! apart, direct selections, and a user's evaluator command.
 
+use crate::common::{fixture, run};
 use ndarray::{ArrayD, IxDyn, OwnedRepr};
 use ndarray_npy::{NpzReader, NpzWriter};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn fixture(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// Runs the main command on `model` with `--train`/`--val` and `extra`,
 /// writing into `dir`; returns the output, the report and the model path.
@@ -46,10 +39,8 @@ fn main_command(
     .map(|s| s.to_string())
     .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
-    let out = Command::new(env!("CARGO_BIN_EXE_onnx-wdq"))
-        .args(&args)
-        .output()
-        .expect("binary runs");
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&refs);
     let json = std::fs::read(&report)
         .map(|b| serde_json::from_slice(&b).unwrap())
         .unwrap_or_default();

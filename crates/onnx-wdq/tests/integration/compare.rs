@@ -1,46 +1,35 @@
 //! `onnx-wdq compare` on the digits classifier: orders, curves, the shared
 //! evaluation cache, the JSON summary and the SVG charts.
 
+use super::common::{fixture, run};
 use onnx_wdq::compare::{compare, CompareOptions, Criterion};
 use onnx_wdq::data::Dataset;
 use onnx_wdq::quantize::{raise_opset, CandidateEvaluator, Metric, QuantizeOptions, Reference};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(rel: &str) -> String {
-    root().join(rel).to_string_lossy().into_owned()
-}
+use std::path::Path;
 
 const LAYERS: [&str; 5] = ["conv1", "conv2", "conv3", "fc1", "fc2"];
 
 fn run_compare(out: &Path) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_onnx-wdq"))
-        .args([
-            "compare",
-            &fixture("fixtures/digits/digits_cnn.onnx"),
-            "--train",
-            &fixture("fixtures/digits/train.npz"),
-            "--val",
-            &fixture("fixtures/digits/val.npz"),
-            "--cycles",
-            "2",
-            "--low-bits",
-            "3",
-            "--criteria",
-            "drift,range,max-abs,layer-accuracy,sqnr,gradient,random",
-            "--random-orders",
-            "3",
-            "--out",
-            &out.to_string_lossy(),
-        ])
-        .output()
-        .expect("binary runs");
+    let output = run(&[
+        "compare",
+        &fixture("fixtures/digits/digits_cnn.onnx"),
+        "--train",
+        &fixture("fixtures/digits/train.npz"),
+        "--val",
+        &fixture("fixtures/digits/val.npz"),
+        "--cycles",
+        "2",
+        "--low-bits",
+        "3",
+        "--criteria",
+        "drift,range,max-abs,layer-accuracy,sqnr,gradient,random",
+        "--random-orders",
+        "3",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -3,19 +3,16 @@
 //! onnxruntime's predictions sample for sample (compared through the
 //! sha256 of the int64 argmax array the fixture generator recorded).
 
+use super::common::{root, run};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/torch")
+fn torch_dir() -> PathBuf {
+    root().join("fixtures/torch")
 }
 
 fn run_json(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_onnx-wdq"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = run(args);
     assert!(
         out.status.success(),
         "{}",
@@ -27,13 +24,13 @@ fn run_json(args: &[&str]) -> serde_json::Value {
 #[test]
 fn exported_models_inspect_and_eval_like_onnxruntime() {
     let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(root().join("expected.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(torch_dir().join("expected.json")).unwrap()).unwrap();
     for (name, file) in [
         ("mnist_cnn", "mnist_cnn.onnx"),
         ("mnist_cnn_opset17", "mnist_cnn_opset17.onnx"),
     ] {
         let want = &expected[name];
-        let model = root().join(file).to_string_lossy().into_owned();
+        let model = torch_dir().join(file).to_string_lossy().into_owned();
         let summary = run_json(&["inspect", &model, "--json"]);
         let layers: Vec<&str> = summary["layers"]
             .as_array()
@@ -49,7 +46,10 @@ fn exported_models_inspect_and_eval_like_onnxruntime() {
             .collect();
         assert_eq!(layers, want_layers, "{name}");
 
-        let data = root().join("mnist_val.npz").to_string_lossy().into_owned();
+        let data = torch_dir()
+            .join("mnist_val.npz")
+            .to_string_lossy()
+            .into_owned();
         let eval = run_json(&["eval", &model, "--data", &data, "--json"]);
         let predictions: Vec<i64> = eval["predictions"]
             .as_array()

@@ -1,0 +1,78 @@
+//! The pipeline as a library: a Rust caller runs it with its own
+//! evaluator and gets the report the CLI writes.
+
+use super::common::fixture;
+use onnx_wdq::data::Dataset;
+use onnx_wdq::pipeline::{self, Evaluator};
+use onnx_wdq::quantize::{QuantizeError, QuantizeOptions, ValidationScore};
+use std::path::Path;
+use wdq_ir::Model;
+use wdq_train::{Quiet, TrainOptions};
+
+/// A lower-is-better score: the error rate (100 - top-1), counting calls.
+struct ErrorRate<'a> {
+    top1: ValidationScore<'a>,
+    calls: usize,
+}
+
+impl Evaluator for ErrorRate<'_> {
+    fn score(&mut self, model: &Model) -> Result<f64, QuantizeError> {
+        self.calls += 1;
+        Ok(100.0 - self.top1.accuracy(model)?)
+    }
+    fn higher_is_better(&self) -> bool {
+        false
+    }
+    fn metric(&self) -> String {
+        "error rate".to_string()
+    }
+}
+
+#[test]
+fn a_callers_evaluator_drives_the_same_search() {
+    let model = pipeline::import(Path::new(&fixture("fixtures/digits/digits_cnn.onnx"))).unwrap();
+    let inputs = onnx_wdq::required_inputs(&model);
+    let train = Dataset::load(Path::new(&fixture("fixtures/digits/train.npz")), &inputs).unwrap();
+    let val = Dataset::load(Path::new(&fixture("fixtures/digits/val.npz")), &inputs).unwrap();
+    let options = QuantizeOptions {
+        train: TrainOptions {
+            cycles: 2,
+            ..TrainOptions::default()
+        },
+        low_bits: 3,
+        // A caller's evaluator has no default threshold: it is in its unit.
+        threshold: Some(1.0),
+        ..QuantizeOptions::default()
+    };
+    let mut top1 = ValidationScore::new(&model, &val, &options).unwrap();
+    let built_in = pipeline::run(&model, &train, &options, &mut top1, &mut Quiet).unwrap();
+    let mut errors = ErrorRate {
+        top1: ValidationScore::new(&model, &val, &options).unwrap(),
+        calls: 0,
+    };
+    let custom = pipeline::run(&model, &train, &options, &mut errors, &mut Quiet).unwrap();
+    let (a, b) = (&built_in.report, &custom.report);
+    assert_eq!(b.metric, "error rate");
+    // The same candidates, judged the same way: losses agree, scores mirror.
+    assert_eq!(a.candidates.len(), b.candidates.len());
+    assert_eq!(
+        errors.calls,
+        2 + b.candidates.len(),
+        "reference, all-high, candidates"
+    );
+    for (x, y) in a.candidates.iter().zip(&b.candidates) {
+        assert_eq!(x.layers, y.layers);
+        let (lx, ly) = (x.loss.unwrap(), y.loss.unwrap());
+        assert!((lx - ly).abs() < 1e-9, "{lx} vs {ly}");
+        assert!((x.accuracy + y.accuracy - 100.0).abs() < 1e-9);
+        assert_eq!(x.within_threshold, y.within_threshold);
+    }
+    let bits = |r: &onnx_wdq::quantize::QuantizeReport| -> Vec<Option<u8>> {
+        r.layers.iter().map(|l| l.bits).collect()
+    };
+    assert_eq!(bits(a), bits(b));
+    assert_eq!(a.met_threshold, b.met_threshold);
+    assert!((a.final_accuracy + b.final_accuracy - 100.0).abs() < 1e-9);
+    // The same written graph (the model metadata names the metric).
+    assert!(built_in.model.graph == custom.model.graph);
+}
