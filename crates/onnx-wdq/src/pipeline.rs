@@ -21,8 +21,8 @@ use crate::quantize::{
 };
 use std::path::Path;
 use std::time::Instant;
-use wdq_exec::fold::{fold_constants, FoldError};
-use wdq_ir::{run_passes, Changed, Model, Pass, PassError};
+use wdq_exec::fold::{FoldConstants, FoldError};
+use wdq_ir::{run_passes, Model, PassError};
 use wdq_plan::{Goal, Measure};
 use wdq_train::TrainObserver;
 
@@ -125,25 +125,8 @@ pub enum ImportError {
 /// [`ImportError`] naming the file, or the pass and node that failed.
 pub fn import(path: &Path) -> Result<Model, ImportError> {
     let mut model = wdq_onnx::load_model(path)?;
-    run_passes(&mut model, &mut [&mut FoldConstants]).map_err(Box::new)?;
+    run_passes(&mut model, &mut [&mut FoldConstants::default()]).map_err(Box::new)?;
     Ok(model)
-}
-
-/// wdq-exec's constant folding as a pass.
-struct FoldConstants;
-
-impl Pass for FoldConstants {
-    type Error = FoldError;
-    fn name(&self) -> &str {
-        "fold-constants"
-    }
-    fn run(&mut self, model: &mut Model) -> Result<Changed, FoldError> {
-        Ok(if fold_constants(model)?.is_unchanged() {
-            Changed::No
-        } else {
-            Changed::Yes
-        })
-    }
 }
 
 /// Runs the method on `model`: fine-tune on `train` to rank the units,

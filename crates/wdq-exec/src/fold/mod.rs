@@ -9,15 +9,18 @@
 //! feed it), nor a node whose outputs would exceed 2^20 (about 1M) elements.
 //! `Constant` nodes that folding leaves without readers are removed (not in
 //! graphs with opaque nodes, whose sub-graphs may name values implicitly).
-//! Initializers that only folded nodes read stay in the arena. The graph is
-//! verified after the rewrite.
+//! Initializers that only folded nodes read stay in the arena. Both folds
+//! are [`wdq_ir::Pass`]es; the driver verifies the graph after a rewrite.
 
 use crate::infer::rules::{self, CONST_LIMIT};
 use crate::infer::{self, Fact, InferError, Operand};
 use crate::{ExecError, KernelError, TensorValue};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use wdq_ir::{Graph, Model, NodeId, Op, TensorType, ValueDef, ValueId, VerifyError};
+use wdq_ir::{
+    run_passes, Changed, Graph, Model, NodeId, Op, Pass, PassError, TensorType, ValueDef, ValueId,
+    VerifyError,
+};
 
 /// What a folding pass changed.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -60,16 +63,74 @@ pub enum FoldError {
 const FOLD: &str = "fold_constants";
 const FOLD_SHAPES: &str = "fold_with_input_shapes";
 
+/// Constant folding as a [`Pass`]: run it with [`wdq_ir::run_passes`],
+/// which verifies the graph when it changed. `summary` says what changed.
+#[derive(Clone, Debug, Default)]
+pub struct FoldConstants {
+    pub summary: FoldSummary,
+}
+
+impl Pass for FoldConstants {
+    type Error = FoldError;
+    fn name(&self) -> &str {
+        FOLD
+    }
+    fn run(&mut self, model: &mut Model) -> Result<Changed, FoldError> {
+        fold_pass(model, &mut self.summary)?;
+        Ok(changed(&self.summary))
+    }
+}
+
+/// Shape-specialised folding as a [`Pass`] (see [`fold_with_input_shapes`]).
+#[derive(Clone, Debug, Default)]
+pub struct FoldWithInputShapes {
+    pub input_shapes: Vec<(String, Vec<usize>)>,
+    pub summary: FoldSummary,
+}
+
+impl Pass for FoldWithInputShapes {
+    type Error = FoldError;
+    fn name(&self) -> &str {
+        FOLD_SHAPES
+    }
+    fn run(&mut self, model: &mut Model) -> Result<Changed, FoldError> {
+        fold_shapes_pass(model, &self.input_shapes, &mut self.summary)?;
+        Ok(changed(&self.summary))
+    }
+}
+
+fn changed(summary: &FoldSummary) -> Changed {
+    if summary.is_unchanged() {
+        Changed::No
+    } else {
+        Changed::Yes
+    }
+}
+
+/// Runs one fold pass through the driver, its verification errors as
+/// [`FoldError::Verify`].
+fn drive<P: Pass<Error = FoldError>>(model: &mut Model, pass: &mut P) -> Result<(), FoldError> {
+    let name = match pass.name() {
+        FOLD => FOLD,
+        _ => FOLD_SHAPES,
+    };
+    let pass: &mut dyn Pass<Error = FoldError> = pass;
+    run_passes(model, &mut [pass]).map_err(|e| match e {
+        PassError::Failed { source, .. } => source,
+        PassError::Invalid { source, .. } => FoldError::Verify { pass: name, source },
+    })?;
+    Ok(())
+}
+
 /// Folds every node whose inputs are all constant (see the module docs).
 ///
 /// # Errors
 /// [`FoldError::Exec`] when a kernel rejects constant inputs (the graph
 /// could never run), [`FoldError::Verify`] if the rewritten graph is invalid.
 pub fn fold_constants(model: &mut Model) -> Result<FoldSummary, FoldError> {
-    let mut summary = FoldSummary::default();
-    fold_pass(model, &mut summary)?;
-    wdq_ir::verify(&model.graph).map_err(|source| FoldError::Verify { pass: FOLD, source })?;
-    Ok(summary)
+    let mut pass = FoldConstants::default();
+    drive(model, &mut pass)?;
+    Ok(pass.summary)
 }
 
 /// Infers shapes from `input_shapes` (see [`crate::infer::infer_shapes`];
@@ -84,13 +145,25 @@ pub fn fold_with_input_shapes(
     model: &mut Model,
     input_shapes: &[(String, Vec<usize>)],
 ) -> Result<FoldSummary, FoldError> {
+    let mut pass = FoldWithInputShapes {
+        input_shapes: input_shapes.to_vec(),
+        summary: FoldSummary::default(),
+    };
+    drive(model, &mut pass)?;
+    Ok(pass.summary)
+}
+
+fn fold_shapes_pass(
+    model: &mut Model,
+    input_shapes: &[(String, Vec<usize>)],
+    summary: &mut FoldSummary,
+) -> Result<(), FoldError> {
     let facts = infer::infer_facts(model, input_shapes).map_err(|source| FoldError::Infer {
         pass: FOLD_SHAPES,
         source,
     })?;
     infer::write_types(model, &facts);
     let protected = protected_values(&model.graph);
-    let mut summary = FoldSummary::default();
     let resolved: Vec<(NodeId, ValueId)> = model
         .graph
         .live_nodes()
@@ -111,12 +184,8 @@ pub fn fold_with_input_shapes(
         value.def = ValueDef::Initializer(Arc::new(tensor));
     }
     model.graph.order.retain(|n| !removed.contains(n));
-    fold_pass(model, &mut summary)?;
-    wdq_ir::verify(&model.graph).map_err(|source| FoldError::Verify {
-        pass: FOLD_SHAPES,
-        source,
-    })?;
-    Ok(summary)
+    fold_pass(model, summary)?;
+    Ok(())
 }
 
 fn fold_pass(model: &mut Model, summary: &mut FoldSummary) -> Result<(), FoldError> {
