@@ -83,7 +83,8 @@ pub struct QuantizeReport {
     /// Whether candidates were judged by their 95% bound (`--guard`).
     pub guard: bool,
     /// What one validation sample changes, in the metric's unit (built-in
-    /// metrics).
+    /// metrics): 100/N points for accuracy metrics, the largest
+    /// leave-one-out change of the all-high model's figure for the others.
     pub resolution: Option<f64>,
     /// 95% interval of the written model's score.
     pub final_interval: Option<Interval>,
@@ -245,7 +246,7 @@ impl QuantizeReport {
         );
         if let Some(r) = self.resolution {
             s += &format!(
-                "resolution: one validation sample moves the figure by up to {}\n",
+                "resolution: one validation sample moves the all-high model's figure by up to {}\n",
                 f(r)
             );
         }
