@@ -1,6 +1,7 @@
 //! The lowering driver: checks the plan, analyses the planned layers,
 //! checks the opset, inserts the activation pairs, rewrites weights and
-//! biases, drops the dead weight chains, and verifies the result.
+//! biases and drops the dead weight chains (a [`Pass`] run by the wdq-ir
+//! driver, which verifies the result).
 
 use crate::emit::{constant_bytes, Emitter};
 use crate::error::LowerError;
@@ -12,7 +13,10 @@ use crate::rewrite::{
 };
 use crate::site::{analyze, LayerSite};
 use std::collections::BTreeMap;
-use wdq_ir::{weighted_layers, DType, Graph, Model, NodeId, Op, ValueDef, ValueId};
+use wdq_ir::{
+    run_passes, weighted_layers, Changed, DType, Graph, Model, NodeId, Op, Pass, PassError,
+    ValueDef, ValueId,
+};
 use wdq_quant::ScaleMode;
 
 /// A lowered model and what was done to it.
@@ -186,7 +190,58 @@ pub fn lower(
     if need > have {
         return Err(LowerError::OpsetTooLow { have, need, why });
     }
+    let mut pass = LowerPass {
+        original: model,
+        sites,
+        ranges,
+        options,
+        layers: Vec::new(),
+    };
     let mut out = model.clone();
+    let driven: &mut dyn Pass<Error = LowerError> = &mut pass;
+    run_passes(&mut out, &mut [driven]).map_err(|e| match e {
+        PassError::Failed { source, .. } => source,
+        PassError::Invalid { source, .. } => LowerError::Verify { source },
+    })?;
+    Ok(Lowered {
+        weight_bytes_before: constant_bytes(&model.graph),
+        weight_bytes_after: constant_bytes(&out.graph),
+        model: out,
+        layers: pass.layers,
+        skipped,
+    })
+}
+
+/// Lowering as a [`Pass`] over a copy of `original`: the driver verifies
+/// the result. `layers` records what was quantized.
+struct LowerPass<'a> {
+    original: &'a Model,
+    sites: Vec<(LayerSite, u8)>,
+    ranges: &'a ActivationRanges,
+    options: &'a LowerOptions,
+    layers: Vec<LoweredLayer>,
+}
+
+impl Pass for LowerPass<'_> {
+    type Error = LowerError;
+    fn name(&self) -> &str {
+        "lower"
+    }
+    fn run(&mut self, out: &mut Model) -> Result<Changed, LowerError> {
+        self.layers = emit_qdq(self.original, out, &self.sites, self.ranges, self.options)?;
+        Ok(Changed::Yes)
+    }
+}
+
+/// Writes the QDQ form of `sites` into `out`, a copy of `model`.
+fn emit_qdq(
+    model: &Model,
+    out: &mut Model,
+    sites: &[(LayerSite, u8)],
+    ranges: &ActivationRanges,
+    options: &LowerOptions,
+) -> Result<Vec<LoweredLayer>, LowerError> {
+    let need = requirement(sites, options).0;
     if need >= 21 {
         out.ir_version = out.ir_version.max(10);
     }
@@ -215,7 +270,7 @@ pub fn lower(
     }
     let mut layers = Vec::with_capacity(sites.len());
     let mut chains = Vec::new();
-    for (site, bits) in &sites {
+    for (site, bits) in sites {
         let params = weight(&mut em, site, *bits, options)?;
         chains.extend(site.weight.chain.iter().copied());
         if let (Some(bias), BiasMode::Int32) = (&site.bias, options.bias) {
@@ -240,14 +295,7 @@ pub fn lower(
         layers.push(record(site, *bits, &params, options));
     }
     em.finish(&chains);
-    wdq_ir::verify(&out.graph)?;
-    Ok(Lowered {
-        weight_bytes_before: constant_bytes(&model.graph),
-        weight_bytes_after: constant_bytes(&out.graph),
-        model: out,
-        layers,
-        skipped,
-    })
+    Ok(layers)
 }
 
 /// The pair of the point that `value` is computed from by ops that only

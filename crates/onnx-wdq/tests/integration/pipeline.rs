@@ -76,3 +76,70 @@ fn a_callers_evaluator_drives_the_same_search() {
     // The same written graph (the model metadata names the metric).
     assert!(built_in.model.graph == custom.model.graph);
 }
+
+/// Every weighted node of the written model carries its annotations, the
+/// second user of a tied weight included, with the Qm.n fraction length
+/// under power-of-two scales; the model carries the run's scores.
+#[test]
+fn annotations_cover_every_weighted_node() {
+    let model = pipeline::import(Path::new(&fixture("fixtures/models/tied_mlp.onnx"))).unwrap();
+    let data = Dataset::load(
+        Path::new(&fixture("fixtures/models/tied_mlp.data.npz")),
+        &onnx_wdq::required_inputs(&model),
+    )
+    .unwrap();
+    let options = QuantizeOptions {
+        train: TrainOptions {
+            cycles: 2,
+            learning_rate: 0.05,
+            ..TrainOptions::default()
+        },
+        lower: wdq_lower::LowerOptions {
+            scale: wdq_lower::ScaleMode::PowerOfTwo,
+            ..wdq_lower::LowerOptions::default()
+        },
+        ..QuantizeOptions::default()
+    };
+    let mut top1 = ValidationScore::new(&model, &data, &options).unwrap();
+    let out = pipeline::run(&model, &data, &options, &mut top1, &mut Quiet).unwrap();
+    let graph = &out.model.graph;
+    let notes = |name: &str| -> Vec<String> {
+        let (_, node) = graph.live_nodes().find(|(_, n)| n.name == name).unwrap();
+        node.metadata.iter().map(|(k, _)| k.clone()).collect()
+    };
+    // The exporter's own metadata stays, the annotations follow it.
+    assert_eq!(notes("fc1")[0], "origin");
+    let notes = |name: &str| -> Vec<String> {
+        notes(name)
+            .into_iter()
+            .filter(|k| k.starts_with("wdq."))
+            .collect()
+    };
+    for name in ["fc1", "fc2", "fc3"] {
+        assert_eq!(
+            notes(name),
+            [
+                "wdq.statistic",
+                "wdq.rank",
+                "wdq.bits",
+                "wdq.scale_min",
+                "wdq.scale_max",
+                "wdq.fraction_length"
+            ],
+            "{name}"
+        );
+    }
+    let meta = |key: &str| {
+        out.model
+            .metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        meta("wdq.written_score").parse::<f64>().unwrap(),
+        out.report.final_accuracy
+    );
+    assert_eq!(meta("wdq.metric"), "top-1");
+}

@@ -108,16 +108,15 @@ fn changed(summary: &FoldSummary) -> Changed {
 }
 
 /// Runs one fold pass through the driver, its verification errors as
-/// [`FoldError::Verify`].
-fn drive<P: Pass<Error = FoldError>>(model: &mut Model, pass: &mut P) -> Result<(), FoldError> {
-    let name = match pass.name() {
-        FOLD => FOLD,
-        _ => FOLD_SHAPES,
-    };
-    let pass: &mut dyn Pass<Error = FoldError> = pass;
-    run_passes(model, &mut [pass]).map_err(|e| match e {
+/// [`FoldError::Verify`] naming `pass`.
+fn drive(
+    model: &mut Model,
+    pass: &'static str,
+    p: &mut dyn Pass<Error = FoldError>,
+) -> Result<(), FoldError> {
+    run_passes(model, &mut [p]).map_err(|e| match e {
         PassError::Failed { source, .. } => source,
-        PassError::Invalid { source, .. } => FoldError::Verify { pass: name, source },
+        PassError::Invalid { source, .. } => FoldError::Verify { pass, source },
     })?;
     Ok(())
 }
@@ -129,7 +128,7 @@ fn drive<P: Pass<Error = FoldError>>(model: &mut Model, pass: &mut P) -> Result<
 /// could never run), [`FoldError::Verify`] if the rewritten graph is invalid.
 pub fn fold_constants(model: &mut Model) -> Result<FoldSummary, FoldError> {
     let mut pass = FoldConstants::default();
-    drive(model, &mut pass)?;
+    drive(model, FOLD, &mut pass)?;
     Ok(pass.summary)
 }
 
@@ -149,7 +148,7 @@ pub fn fold_with_input_shapes(
         input_shapes: input_shapes.to_vec(),
         summary: FoldSummary::default(),
     };
-    drive(model, &mut pass)?;
+    drive(model, FOLD_SHAPES, &mut pass)?;
     Ok(pass.summary)
 }
 

@@ -6,6 +6,7 @@
 mod graph;
 
 use crate::external::ExternalResolver;
+use crate::opset::MAX_TARGET;
 use crate::pb;
 use crate::OnnxError;
 use prost::Message;
@@ -82,16 +83,29 @@ pub(crate) fn model_from_proto(
     for config in proto.configuration {
         preserved.push((FIELD_CONFIGURATION, config.encode_to_vec()));
     }
+    let mut opsets: Vec<OpsetId> = proto
+        .opset_import
+        .into_iter()
+        .map(|o| OpsetId {
+            domain: o.domain.unwrap_or_default(),
+            version: o.version.unwrap_or(0),
+        })
+        .collect();
+    // The one missing-opset default, decided here: a model whose nodes use
+    // the default domain without importing it reads as importing it at
+    // MAX_TARGET, which is also what export writes for it. Later stages
+    // find `default_opset()` set.
+    let is_default = |d: &str| d.is_empty() || d == "ai.onnx";
+    let uses_default = graph.live_nodes().any(|(_, n)| is_default(n.op.domain()));
+    if uses_default && !opsets.iter().any(|o| is_default(&o.domain)) {
+        opsets.push(OpsetId {
+            domain: String::new(),
+            version: MAX_TARGET,
+        });
+    }
     Ok(Model {
         ir_version,
-        opsets: proto
-            .opset_import
-            .into_iter()
-            .map(|o| OpsetId {
-                domain: o.domain.unwrap_or_default(),
-                version: o.version.unwrap_or(0),
-            })
-            .collect(),
+        opsets,
         producer_name: proto.producer_name.unwrap_or_default(),
         producer_version: proto.producer_version.unwrap_or_default(),
         domain: proto.domain.unwrap_or_default(),

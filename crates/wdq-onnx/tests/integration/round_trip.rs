@@ -380,3 +380,15 @@ fn metadata_props_are_kept() {
     let again = decode_model(&encode_model(&model).unwrap(), None).unwrap();
     assert_eq!(again, model);
 }
+
+/// A model that uses the default domain without importing it reads as
+/// importing it at the newest supported opset, which is what export writes.
+#[test]
+fn a_missing_default_opset_is_decided_at_import() {
+    let mut proto = super::common::model(super::common::relu_graph(), 13);
+    proto.opset_import.clear();
+    let m = decode_model(&super::common::bytes(&proto), None).unwrap();
+    assert_eq!(m.default_opset(), Some(wdq_onnx::opset::MAX_TARGET));
+    let again = decode_model(&encode_model(&m).unwrap(), None).unwrap();
+    assert!(again == m);
+}
