@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""The real-model corpus, end to end: every model that
+fixtures/gen/materialize_corpus.py put in CACHE_DIR goes through the CLI, and
+each step is checked against an independent reference.
+
+    python3 tests/corpus/run.py BIN CACHE_DIR [--only NAME ...] [--table FILE]
+
+Checks, per model (a later check is skipped when its prerequisite failed):
+
+- inspect: `inspect --json` lists exactly the layers the manifest counts
+  (the `onnx` package's independent count);
+- eval: `eval --save-outputs` equals onnxruntime (max relative difference
+  1e-4 of each output's largest magnitude; identical argmax for classifiers);
+- convert13/18/21: `convert --opset N` then onnxruntime gives the original
+  outputs (same tolerance);
+- analyze: `analyze --cycles 1` gives every layer a non-zero statistic;
+- main: the main command writes a model that passes onnx.checker (full) and
+  runs in onnxruntime; for classifiers the report's figure equals
+  onnxruntime's agreement on the written model, sample for sample.
+
+tests/corpus/expected.txt lists the checks known to pass ("model check" per
+line). The run fails when one of them fails (a regression) and prints the
+checks that now pass but are not listed, so the list only grows. It prints a
+table of every model and step, and the closing count line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ort.set_default_logger_severity(3)
+
+STEPS = ["inspect", "eval", "convert13", "convert18", "convert21", "analyze", "main"]
+TIMEOUT = 900
+HERE = Path(__file__).resolve().parent
+
+
+def run(cmd: list[str], timeout: int = TIMEOUT) -> tuple[bool, str]:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {timeout} s"
+    if p.returncode != 0:
+        lines = (p.stderr or p.stdout).strip().splitlines()
+        return False, f"exit {p.returncode}: {lines[-1] if lines else ''}"[:300]
+    return True, p.stdout
+
+
+def ort_outputs(model: Path, feeds: dict) -> dict:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    known = {i.name for i in session.get_inputs()}
+    return dict(zip(names, session.run(names, {k: v for k, v in feeds.items() if k in known})))
+
+
+def compare(got: dict, want: dict, classifier: bool) -> str | None:
+    for name, w in want.items():
+        if name not in got:
+            return f"output {name} missing"
+        g = np.asarray(got[name])
+        if g.shape != w.shape:
+            return f"{name}: shape {g.shape} vs {w.shape}"
+        if w.dtype.kind == "f":
+            scale = max(float(np.abs(w).max()), 1e-6)
+            err = float(np.abs(g.astype(np.float64) - w).max()) / scale
+            if not err <= 1e-4:
+                return f"{name}: max rel diff {err:.2e}"
+        elif not np.array_equal(g, w):
+            return f"{name}: values differ"
+    if classifier:
+        first = next(iter(want))
+        a = np.asarray(got[first]).reshape(want[first].shape[0], -1).argmax(1)
+        b = want[first].reshape(want[first].shape[0], -1).argmax(1)
+        if not np.array_equal(a, b):
+            return f"argmax differs on {int((a != b).sum())} rows"
+    return None
+
+
+def load_npz(path: Path) -> dict:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+class Model:
+    def __init__(self, bin_: str, cache: Path, entry: dict, work: Path):
+        self.bin, self.cache, self.e, self.work = bin_, cache, entry, work
+        self.name = entry["name"]
+        self.path = cache / f"{self.name}.onnx"
+        self.inputs = cache / f"{self.name}.inputs.npz"
+        self.feeds = load_npz(self.inputs)
+        self.expected = load_npz(cache / f"{self.name}.expected.npz")
+        self.classifier = entry["kind"] == "classifier"
+
+    def inspect(self) -> str | None:
+        ok, out = run([self.bin, "inspect", "--json", str(self.path)])
+        if not ok:
+            return out
+        layers = len(json.loads(out)["layers"])
+        return None if layers == self.e["layers"] else f"{layers} layers, onnx counts {self.e['layers']}"
+
+    def eval(self, model: Path | None = None, expected: dict | None = None) -> str | None:
+        out = self.work / f"{self.name}.out.npz"
+        ok, msg = run([self.bin, "eval", str(model or self.path), "--data", str(self.inputs),
+                       "--save-outputs", str(out)])
+        if not ok:
+            return msg
+        return compare(load_npz(out), expected or self.expected, self.classifier)
+
+    def convert(self, opset: int) -> str | None:
+        out = self.work / f"{self.name}.op{opset}.onnx"
+        ok, msg = run([self.bin, "convert", str(self.path), "--opset", str(opset), "-o", str(out)])
+        if not ok:
+            return msg
+        try:
+            return compare(ort_outputs(out, self.feeds), self.expected, self.classifier)
+        except Exception as e:  # onnxruntime refusing the file is the finding
+            return f"onnxruntime: {str(e).splitlines()[0][:200]}"
+
+    def analyze(self) -> str | None:
+        report = self.work / f"{self.name}.analyze.json"
+        ok, msg = run([self.bin, "analyze", str(self.path), "--data", str(self.inputs),
+                       "--cycles", "1", "--batch-size", "4", "--json", str(report)])
+        if not ok:
+            return msg
+        layers = json.loads(report.read_text())["layers"]
+        zero = [l.get("node") for l in layers if not l.get("statistic")]
+        return f"zero statistic for {len(zero)} of {len(layers)} layers" if zero else None
+
+    def main(self) -> str | None:
+        out = self.work / f"{self.name}.wdq.onnx"
+        report = self.work / f"{self.name}.report.json"
+        ok, msg = run([self.bin, str(self.path), "-o", str(out), "--train", str(self.inputs),
+                       "--val", str(self.inputs), "--cycles", "1", "--batch-size", "4",
+                       "--report", str(report)])
+        if not ok and not msg.startswith("exit 3"):
+            return msg
+        try:
+            onnx.checker.check_model(onnx.load(out), full_check=True)
+            got = ort_outputs(out, self.feeds)
+        except Exception as e:
+            return f"written model: {str(e).splitlines()[0][:200]}"
+        if self.classifier:
+            first = next(iter(self.expected))
+            a = got[first].reshape(len(got[first]), -1).argmax(1)
+            b = self.expected[first].reshape(len(a), -1).argmax(1)
+            agreement = 100.0 * float((a == b).mean())
+            figure = json.loads(report.read_text()).get("final_accuracy")
+            if figure is not None and abs(figure - agreement) > 1e-6:
+                return f"report {figure:.4f} vs onnxruntime {agreement:.4f}"
+        return None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bin")
+    ap.add_argument("cache", type=Path)
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--table", type=Path)
+    args = ap.parse_args()
+    manifest = json.loads((args.cache / "manifest.json").read_text())
+    expected = set()
+    expected_file = HERE / "expected.txt"
+    if expected_file.exists():
+        expected = {tuple(line.split()) for line in expected_file.read_text().splitlines()
+                    if line.strip() and not line.startswith("#")}
+    results: dict[tuple[str, str], str] = {}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for entry in manifest:
+            if args.only and entry["name"] not in args.only:
+                continue
+            m = Model(args.bin, args.cache, entry, work)
+            row = {"model": m.name, "source": entry["source"], "layers": entry["layers"]}
+            started = time.monotonic()
+            checks = [("inspect", m.inspect), ("eval", m.eval),
+                      ("convert13", lambda: m.convert(13)), ("convert18", lambda: m.convert(18)),
+                      ("convert21", lambda: m.convert(21)), ("analyze", m.analyze), ("main", m.main)]
+            for step, check in checks:
+                if step in ("analyze", "main") and results.get((m.name, "eval")) != "pass":
+                    results[(m.name, step)] = "skipped (eval failed)"
+                    continue
+                step_start = time.monotonic()
+                failure = check()
+                results[(m.name, step)] = "pass" if failure is None else failure
+                row[step] = "pass" if failure is None else "FAIL"
+                row[step + "_s"] = round(time.monotonic() - step_start, 1)
+            row["seconds"] = round(time.monotonic() - started, 1)
+            rows.append(row)
+            print(f"{m.name}: " + ", ".join(f"{s} {results[(m.name, s)]}" for s in STEPS),
+                  flush=True)
+
+    header = ["model", "layers"] + STEPS + ["seconds"]
+    lines = [" | ".join(header), " | ".join("---" for _ in header)]
+    for row in rows:
+        lines.append(" | ".join(str(row.get(h, "skip")) for h in header))
+    table = "\n".join(lines)
+    print("\n" + table)
+    if args.table:
+        args.table.write_text(table + "\n")
+
+    passed = sum(1 for v in results.values() if v == "pass")
+    failed = len(results) - passed
+    regressions = sorted(k for k in expected if k in results and results[k] != "pass")
+    new = sorted(k for k, v in results.items() if v == "pass" and k not in expected)
+    for name, step in regressions:
+        print(f"REGRESSION: {name} {step}: {results[(name, step)]}")
+    if new:
+        print("now passing, not yet in tests/corpus/expected.txt:")
+        for name, step in new:
+            print(f"  {name} {step}")
+    print(f"corpus: {passed} checks pass, {failed} do not ({len(regressions)} regressions)")
+    return 1 if regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
