@@ -22,7 +22,7 @@ use crate::quantize::{
 use std::path::Path;
 use std::time::Instant;
 use wdq_exec::fold::{FoldConstants, FoldError};
-use wdq_ir::{run_passes, Model, PassError};
+use wdq_ir::{run_passes, Model, PassError, WeightsNotInputs};
 use wdq_plan::{Goal, Measure};
 use wdq_train::TrainObserver;
 
@@ -114,10 +114,13 @@ pub enum ImportError {
     Onnx(#[from] wdq_onnx::OnnxError),
     #[error(transparent)]
     Pass(#[from] Box<PassError<FoldError>>),
+    #[error(transparent)]
+    Inputs(#[from] Box<PassError<std::convert::Infallible>>),
 }
 
-/// The import stage: loads an ONNX model and folds its constant
-/// sub-graphs, so that a weight computed by `ConstantOfShape` or by a
+/// The import stage: loads an ONNX model, makes initializers listed as
+/// graph inputs (IR 3) weights, and folds its constant sub-graphs, so that
+/// a weight computed by `ConstantOfShape` or by a
 /// `Constant -> Cast -> Reshape -> Transpose` chain is an initializer the
 /// layer discovery finds.
 ///
@@ -125,6 +128,7 @@ pub enum ImportError {
 /// [`ImportError`] naming the file, or the pass and node that failed.
 pub fn import(path: &Path) -> Result<Model, ImportError> {
     let mut model = wdq_onnx::load_model(path)?;
+    run_passes(&mut model, &mut [&mut WeightsNotInputs::default()]).map_err(Box::new)?;
     run_passes(&mut model, &mut [&mut FoldConstants::default()]).map_err(Box::new)?;
     Ok(model)
 }

@@ -8,6 +8,7 @@
 
 pub mod attr;
 mod constant;
+mod weights_not_inputs;
 mod dtype;
 pub mod dump;
 pub mod grad_op;
@@ -20,6 +21,7 @@ mod verify;
 
 pub use attr::{Attr, AttrValue};
 pub use constant::constant_tensor;
+pub use weights_not_inputs::WeightsNotInputs;
 pub use dtype::DType;
 pub use grad_op::GradOp;
 pub use graph::{Dim, Graph, Model, Node, NodeId, OpsetId, TensorType, Value, ValueDef, ValueId};

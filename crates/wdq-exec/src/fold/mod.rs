@@ -12,7 +12,7 @@
 //! Initializers that only folded nodes read stay in the arena. Both folds
 //! are [`wdq_ir::Pass`]es; the driver verifies the graph after a rewrite.
 
-use crate::infer::rules::{self, CONST_LIMIT};
+use crate::infer::rules;
 use crate::infer::{self, Fact, InferError, Operand};
 use crate::{ExecError, KernelError, TensorValue};
 use std::collections::{HashMap, HashSet};
@@ -266,7 +266,13 @@ fn fold_pass(model: &mut Model, summary: &mut FoldSummary) -> Result<(), FoldErr
     Ok(())
 }
 
-/// Whether the node's outputs are known in advance to stay within [`CONST_LIMIT`].
+/// The largest output, in elements, that folding computes: the size of a
+/// large fully-connected weight (VGG's fc6 has 103 million), while a
+/// `ConstantOfShape` bomb asking for more is left to run time, where the
+/// executor's own limit refuses it.
+const FOLD_LIMIT: usize = 1 << 28;
+
+/// Whether the node's outputs are known in advance to stay within [`FOLD_LIMIT`].
 fn fits(op: &Op, opset: i64, inputs: &[Option<&TensorValue>], n_out: usize) -> bool {
     let operands: Vec<Operand<'_>> = inputs
         .iter()
@@ -284,7 +290,7 @@ fn fits(op: &Op, opset: i64, inputs: &[Option<&TensorValue>], n_out: usize) -> b
                     f.shape.as_ref().is_some_and(|s| {
                         s.iter()
                             .try_fold(1usize, |a, &d| a.checked_mul(d))
-                            .is_some_and(|n| n <= CONST_LIMIT)
+                            .is_some_and(|n| n <= FOLD_LIMIT)
                     })
                 })
         }

@@ -11,8 +11,6 @@ use crate::{KernelContext, KernelError, TensorValue};
 use std::sync::Arc;
 use wdq_ir::{DType, Op};
 
-/// Largest output (elements) that folding computes as a constant.
-pub(crate) const CONST_LIMIT: usize = 1 << 20;
 
 /// Largest tensor (elements) whose value inference keeps: values only serve
 /// shape math there, so weights are not copied.
