@@ -60,6 +60,9 @@ pub fn is_compute_op(op: &Op) -> bool {
             | Op::AveragePool(_)
             | Op::GlobalAveragePool
             | Op::GlobalMaxPool
+            | Op::LSTM(_)
+            | Op::GRU(_)
+            | Op::RNN(_)
     )
 }
 

@@ -141,6 +141,12 @@ pub enum GradOp {
         outputs: usize,
         masked: Vec<usize>,
     },
+    /// LSTM, GRU or RNN (`op`) backward through time. Inputs: the forward
+    /// node's eight input slots `(X, W, R, B, sequence_lens, initial_h,
+    /// initial_c, P)`, then `(dY, dY_h, dY_c)` (each may be absent);
+    /// outputs: the gradient of each forward input slot that `wanted`
+    /// names (`sequence_lens` never has one).
+    RecurrentGrad { op: Box<Op>, wanted: Vec<bool> },
     /// Mean softmax cross-entropy over the batch. Inputs `(logits [N, C],
     /// labels i64 [N])`; outputs `(loss f32 scalar, dLogits)`.
     SoftmaxCrossEntropy,
@@ -189,6 +195,11 @@ impl GradOp {
             GradOp::MatMulGrad { .. } => "MatMulGrad",
             GradOp::ReduceSumTo => "ReduceSumTo",
             GradOp::IndexScatterGrad { .. } => "IndexScatterGrad",
+            GradOp::RecurrentGrad { op, .. } => match op.op_type() {
+                "LSTM" => "LSTMGrad",
+                "GRU" => "GRUGrad",
+                _ => "RNNGrad",
+            },
             GradOp::SoftmaxCrossEntropy => "SoftmaxCrossEntropy",
             GradOp::DistillLoss(Divergence::KlSoftmax) => "KlDistillLoss",
             GradOp::DistillLoss(Divergence::MeanSquare) => "MseDistillLoss",
@@ -267,6 +278,14 @@ impl GradOp {
                     name: format!("op.{}", a.name),
                     value: a.value,
                 }));
+                out
+            }
+            GradOp::RecurrentGrad { op, wanted } => {
+                let mut out = vec![Attr {
+                    name: "wanted".into(),
+                    value: AttrValue::Ints(wanted.iter().map(|&b| b as i64).collect()),
+                }];
+                out.extend(op.attrs());
                 out
             }
             GradOp::GlobalAveragePoolGrad

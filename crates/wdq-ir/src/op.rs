@@ -131,6 +131,25 @@ op_attrs!(
     QdqAttrs { axis: i64 = "axis", saturate: i64 = "saturate", block_size: i64 = "block_size", output_dtype: i64 = "output_dtype" }
 );
 
+op_attrs!(
+    /// LSTM, GRU and RNN (each reads the fields its ONNX definition has;
+    /// the kernel refuses one that does not belong to its op).
+    RecurrentAttrs {
+        activation_alpha: Vec<f32> = "activation_alpha",
+        activation_beta: Vec<f32> = "activation_beta",
+        activations: Vec<String> = "activations",
+        clip: f32 = "clip",
+        direction: String = "direction",
+        hidden_size: i64 = "hidden_size",
+        input_forget: i64 = "input_forget",
+        layout: i64 = "layout",
+        linear_before_reset: i64 = "linear_before_reset",
+    }
+);
+op_attrs!(EinsumAttrs {
+    equation: String = "equation"
+});
+
 /// An attribute of an opaque node, kept in the encoding of the file it came
 /// from (the IR does not interpret it).
 #[derive(Clone, Debug, PartialEq)]
@@ -275,6 +294,10 @@ define_ops! {
     Constant(ConstantAttrs) = "Constant",
     QuantizeLinear(QdqAttrs) = "QuantizeLinear",
     DequantizeLinear(QdqAttrs) = "DequantizeLinear",
+    LSTM(RecurrentAttrs) = "LSTM",
+    GRU(RecurrentAttrs) = "GRU",
+    RNN(RecurrentAttrs) = "RNN",
+    Einsum(EinsumAttrs) = "Einsum",
 }
 
 impl Op {

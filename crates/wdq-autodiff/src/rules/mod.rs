@@ -9,6 +9,7 @@
 mod elementwise;
 mod movement;
 mod nn;
+mod recurrent;
 
 use crate::builder::Builder;
 use crate::AutodiffError;
@@ -137,6 +138,9 @@ pub(crate) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Grads, AutodiffError> {
         return Ok(g);
     }
     if let Some(g) = elementwise::apply(ctx)? {
+        return Ok(g);
+    }
+    if let Some(g) = recurrent::apply(ctx)? {
         return Ok(g);
     }
     if let Some(g) = movement::apply(ctx)? {

@@ -6,6 +6,7 @@ mod behaviour;
 mod common;
 mod fd_harness;
 mod fd_ops;
+mod fd_recurrent;
 mod finite_diff;
 mod pytorch;
 mod snapshots;

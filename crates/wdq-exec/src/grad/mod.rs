@@ -22,6 +22,7 @@ mod loss;
 mod matmul;
 mod norm;
 mod pool;
+mod recurrent;
 mod scatter;
 
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
@@ -66,6 +67,7 @@ pub fn run(op: &GradOp, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> 
             outputs,
             masked,
         } => scatter::index_scatter_grad(op, *wrt, *output, *outputs, masked, ctx, inputs),
+        GradOp::RecurrentGrad { op, wanted } => recurrent::recurrent_grad(op, wanted, inputs),
         GradOp::SoftmaxCrossEntropy => loss::softmax_cross_entropy(inputs),
         GradOp::DistillLoss(kind) => loss::distill_loss(*kind, inputs),
     }

@@ -16,6 +16,10 @@ pub(crate) fn facts(op: &Op, ins: &[Operand<'_>], n_out: usize) -> Result<Vec<Fa
     let d0 = ins.first().and_then(|o| o.dtype);
     let shape = |i: usize| ins.get(i).filter(|o| o.present).and_then(|o| o.shape);
     let one = |s: Option<Vec<usize>>| Ok(vec![Fact::new(d0, s)]);
+    if let Some((kind, a)) = crate::nn::recurrent::recurrent_op(op) {
+        let shapes = crate::nn::recurrent::output_shapes(kind, a, shape(0), shape(1))?;
+        return Ok(shapes.into_iter().map(|s| Fact::new(d0, s)).collect());
+    }
     match op {
         Op::Conv(a) => match (shape(0), shape(1)) {
             (Some(x), Some(w)) => one(Some(conv(a, x, w, shape(2))?)),

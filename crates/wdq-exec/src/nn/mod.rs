@@ -23,6 +23,7 @@ mod matmul;
 mod norm;
 mod parallel;
 pub(crate) mod pool;
+pub(crate) mod recurrent;
 pub(crate) mod sgemm;
 mod softmax;
 
@@ -38,6 +39,9 @@ use wdq_ir::Op;
 /// the op, or attributes outside the ONNX spec; `KernelError::Unsupported`
 /// for an op outside the compute family.
 pub fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> KernelResult {
+    if let Some((kind, a)) = recurrent::recurrent_op(op) {
+        return recurrent::run(kind, a, inputs);
+    }
     match op {
         Op::Conv(a) => conv::conv(a, inputs),
         Op::ConvTranspose(a) => conv_transpose::conv_transpose(a, inputs),

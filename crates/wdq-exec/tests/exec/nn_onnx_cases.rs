@@ -177,3 +177,8 @@ fn single_op_cases_match_onnxruntime() {
 fn model_cases_match_onnxruntime() {
     run_folder("models");
 }
+
+#[test]
+fn recurrent_cases_match_onnxruntime() {
+    run_folder("recurrent");
+}
