@@ -63,6 +63,7 @@ pub fn is_compute_op(op: &Op) -> bool {
             | Op::LSTM(_)
             | Op::GRU(_)
             | Op::RNN(_)
+            | Op::Einsum(_)
     )
 }
 

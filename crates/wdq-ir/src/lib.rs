@@ -10,6 +10,7 @@ pub mod attr;
 mod constant;
 mod dtype;
 pub mod dump;
+pub mod einsum;
 pub mod grad_op;
 mod graph;
 pub mod layers;

@@ -6,6 +6,7 @@
 //! for inputs that want none). Rules prefer plain ONNX ops and use a
 //! [`wdq_ir::GradOp`] only where ONNX has no backward op.
 
+mod einsum;
 mod elementwise;
 mod movement;
 mod nn;
@@ -13,6 +14,7 @@ mod recurrent;
 
 use crate::builder::Builder;
 use crate::AutodiffError;
+use wdq_ir::op::AxesAttrs;
 use wdq_ir::{GradOp, Node, Op, ValueId};
 
 /// What a rule sees.
@@ -64,6 +66,20 @@ impl Ctx<'_, '_> {
     pub fn op(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
         let hint = self.label.clone();
         self.b.one(&hint, op, inputs)
+    }
+
+    /// `Unsqueeze(x, axes)` in the form of the model's opset (axes as an
+    /// input from opset 13, as an attribute before).
+    pub fn unsqueeze(&mut self, x: ValueId, axes: &[i64]) -> ValueId {
+        if self.opset >= 13 {
+            let c = self.b.ints(&format!("{}.axes", self.label), axes);
+            self.op(Op::Unsqueeze(AxesAttrs::default()), &[x, c])
+        } else {
+            let attrs = AxesAttrs {
+                axes: Some(axes.to_vec()),
+            };
+            self.op(Op::Unsqueeze(attrs), &[x])
+        }
     }
 
     /// Adds a one-output gradient op.
@@ -138,6 +154,9 @@ pub(crate) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Grads, AutodiffError> {
         return Ok(g);
     }
     if let Some(g) = elementwise::apply(ctx)? {
+        return Ok(g);
+    }
+    if let Some(g) = einsum::apply(ctx)? {
         return Ok(g);
     }
     if let Some(g) = recurrent::apply(ctx)? {

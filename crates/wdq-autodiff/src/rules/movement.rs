@@ -9,7 +9,7 @@
 
 use super::{Ctx, Grads};
 use crate::AutodiffError;
-use wdq_ir::op::{AxesAttrs, ReduceAttrs, ReshapeAttrs, ShapeAttrs, TransposeAttrs};
+use wdq_ir::op::{ReduceAttrs, ReshapeAttrs, ShapeAttrs, TransposeAttrs};
 use wdq_ir::{DType, GradOp, Op, ValueId};
 
 /// The rule for `ctx.node`, or `None` when this family does not own the op.
@@ -146,17 +146,7 @@ fn reduce(ctx: &mut Ctx<'_, '_>, a: &ReduceAttrs, mean: bool) -> Result<Grads, A
     }
     let keep = a.keepdims.unwrap_or(1) != 0;
     let dy_kept = match (&axes, keep) {
-        (Some(axes), false) => {
-            if ctx.opset >= 13 {
-                let c = ctx.b.ints(&format!("{}.axes", ctx.label), axes);
-                ctx.op(Op::Unsqueeze(AxesAttrs::default()), &[dy, c])
-            } else {
-                let attrs = AxesAttrs {
-                    axes: Some(axes.clone()),
-                };
-                ctx.op(Op::Unsqueeze(attrs), &[dy])
-            }
-        }
+        (Some(axes), false) => ctx.unsqueeze(dy, axes),
         _ => dy,
     };
     let shape = ctx.op(Op::Shape(ShapeAttrs::default()), &[x]);

@@ -21,6 +21,13 @@ pub(crate) fn facts(op: &Op, ins: &[Operand<'_>], n_out: usize) -> Result<Vec<Fa
         return Ok(shapes.into_iter().map(|s| Fact::new(d0, s)).collect());
     }
     match op {
+        Op::Einsum(a) => {
+            let shapes: Vec<_> = (0..ins.len()).map(shape).collect();
+            one(crate::nn::einsum::output_shape(
+                a.equation.as_deref().unwrap_or_default(),
+                &shapes,
+            )?)
+        }
         Op::Conv(a) => match (shape(0), shape(1)) {
             (Some(x), Some(w)) => one(Some(conv(a, x, w, shape(2))?)),
             _ => one(None),

@@ -17,6 +17,7 @@ mod broadcast;
 mod conv;
 pub(crate) mod conv_transpose;
 mod depthwise;
+pub mod einsum;
 pub(crate) mod geometry;
 pub(crate) mod im2col;
 mod matmul;
@@ -76,6 +77,7 @@ pub fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> Kern
         Op::AveragePool(a) => pool::pool(a, inputs, pool::PoolKind::Average),
         Op::GlobalAveragePool => pool::global_pool(inputs, pool::PoolKind::Average),
         Op::GlobalMaxPool => pool::global_pool(inputs, pool::PoolKind::Max),
+        Op::Einsum(a) => einsum::einsum(a.equation.as_deref().unwrap_or_default(), inputs),
         _ => Err(KernelError::Unsupported(format!(
             "op {} in the compute kernels",
             op.op_type()

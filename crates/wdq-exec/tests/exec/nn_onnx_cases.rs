@@ -182,3 +182,8 @@ fn model_cases_match_onnxruntime() {
 fn recurrent_cases_match_onnxruntime() {
     run_folder("recurrent");
 }
+
+#[test]
+fn einsum_cases_match_onnxruntime() {
+    run_folder("einsum");
+}
