@@ -9,8 +9,13 @@
 //! [`Wanted`] mask and compute only the outputs it names; an unwanted output
 //! slot is `None` both on the node and in the kernel's result.
 
-use crate::op::{ConvAttrs, PoolAttrs};
+use crate::op::{ConvAttrs, LrnAttrs, PoolAttrs};
 use crate::{Attr, AttrValue, Op};
+
+/// Selu's default `alpha` (ONNX).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+/// Selu's default `gamma` (ONNX).
+pub const SELU_GAMMA: f32 = 1.050_701;
 
 /// The operator domain of every [`GradOp`].
 pub const GRAD_DOMAIN: &str = "ai.onnx.wdq";
@@ -49,6 +54,30 @@ pub enum Activation {
     },
     /// Gradient `sign(x)` (0 at 0).
     Abs,
+    /// Gradient 1 for `x > 0`, `alpha * exp(x)` otherwise.
+    Elu {
+        alpha: f32,
+    },
+    /// Gradient `gamma` for `x > 0`, `gamma * alpha * exp(x)` otherwise.
+    Selu {
+        alpha: f32,
+        gamma: f32,
+    },
+    /// Gradient 1 for `x > 0`, `exp(x / alpha)` otherwise.
+    Celu {
+        alpha: f32,
+    },
+    /// Gradient `sigmoid(x)`.
+    Softplus,
+    /// Gradient `1 / (1 + |x|)^2`.
+    Softsign,
+    /// Gradient 1 where `|x| > lambd`, else 0.
+    Shrink {
+        lambd: f32,
+    },
+    /// Gradient 0 (the derivative of a step, everywhere it exists): a
+    /// path through Sign trains nothing, as in PyTorch.
+    Sign,
     /// Gradient where `min <= x <= max`. Bounds given here (attribute form,
     /// before opset 11) win; otherwise they are read from inputs 2 and 3.
     Clip {
@@ -79,6 +108,22 @@ impl Activation {
                 tanh: a.approximate.as_deref() == Some("tanh"),
             },
             Op::Abs => Activation::Abs,
+            Op::Elu(a) => Activation::Elu {
+                alpha: a.alpha.unwrap_or(1.0),
+            },
+            Op::Selu(a) => Activation::Selu {
+                alpha: a.alpha.unwrap_or(SELU_ALPHA),
+                gamma: a.gamma.unwrap_or(SELU_GAMMA),
+            },
+            Op::Celu(a) => Activation::Celu {
+                alpha: a.alpha.unwrap_or(1.0),
+            },
+            Op::Softplus => Activation::Softplus,
+            Op::Softsign => Activation::Softsign,
+            Op::Shrink(a) => Activation::Shrink {
+                lambd: a.lambd.unwrap_or(0.5),
+            },
+            Op::Sign => Activation::Sign,
             Op::Clip(a) if opset < 11 => Activation::Clip {
                 min: Some(a.min.unwrap_or(f32::MIN)),
                 max: Some(a.max.unwrap_or(f32::MAX)),
@@ -103,6 +148,13 @@ impl Activation {
             Activation::Gelu { .. } => "GeluGrad",
             Activation::Abs => "AbsGrad",
             Activation::Clip { .. } => "ClipGrad",
+            Activation::Elu { .. } => "EluGrad",
+            Activation::Selu { .. } => "SeluGrad",
+            Activation::Celu { .. } => "CeluGrad",
+            Activation::Softplus => "SoftplusGrad",
+            Activation::Softsign => "SoftsignGrad",
+            Activation::Shrink { .. } => "ShrinkGrad",
+            Activation::Sign => "SignGrad",
         }
     }
 }
@@ -152,6 +204,16 @@ pub enum GradOp {
     /// `(dX, dScale, dBias)`.
     LayerNormGrad {
         axis: i64,
+        epsilon: f32,
+        wanted: Wanted,
+    },
+    /// LRN backward. Inputs `(dY, X)`; output `dX`.
+    LrnGrad(LrnAttrs),
+    /// Group-, Instance- (`groups: None`: one group per channel) backward.
+    /// Inputs `(dY, X, scale)` (scale per channel, or per group);
+    /// outputs `(dX, dScale, dBias)` shaped like the scale.
+    GroupNormGrad {
+        groups: Option<i64>,
         epsilon: f32,
         wanted: Wanted,
     },
@@ -220,6 +282,9 @@ impl GradOp {
             GradOp::BatchNormGrad { .. } => "BatchNormalizationGrad",
             GradOp::LayerNormGrad { .. } => "LayerNormalizationGrad",
             GradOp::MatMulGrad { .. } => "MatMulGrad",
+            GradOp::LrnGrad(_) => "LRNGrad",
+            GradOp::GroupNormGrad { groups: None, .. } => "InstanceNormalizationGrad",
+            GradOp::GroupNormGrad { .. } => "GroupNormalizationGrad",
             GradOp::ReduceSumTo => "ReduceSumTo",
             GradOp::IndexScatterGrad { .. } => "IndexScatterGrad",
             GradOp::SoftmaxCrossEntropy => "SoftmaxCrossEntropy",
@@ -237,8 +302,26 @@ impl GradOp {
                 out
             }
             GradOp::MaxPoolGrad(p) | GradOp::AveragePoolGrad(p) => p.to_attrs(),
+            GradOp::LrnGrad(a) => a.to_attrs(),
+            GradOp::GroupNormGrad {
+                groups,
+                epsilon,
+                wanted,
+            } => {
+                let mut out = vec![float("epsilon", *epsilon), wanted_attr(wanted)];
+                if let Some(g) = groups {
+                    out.push(int("num_groups", *g));
+                }
+                out
+            }
             GradOp::ActivationGrad(a) => match a {
-                Activation::LeakyRelu { alpha } => vec![float("alpha", *alpha)],
+                Activation::LeakyRelu { alpha }
+                | Activation::Elu { alpha }
+                | Activation::Celu { alpha } => vec![float("alpha", *alpha)],
+                Activation::Selu { alpha, gamma } => {
+                    vec![float("alpha", *alpha), float("gamma", *gamma)]
+                }
+                Activation::Shrink { lambd } => vec![float("lambd", *lambd)],
                 Activation::HardSigmoid { alpha, beta } => {
                     vec![float("alpha", *alpha), float("beta", *beta)]
                 }

@@ -41,8 +41,32 @@ op_attrs!(GemmAttrs {
     trans_b: i64 = "transB"
 });
 op_attrs!(
-    /// LeakyRelu, HardSigmoid (alpha, beta), Gelu (approximate).
+    /// LeakyRelu, Elu, Celu (alpha), HardSigmoid (alpha, beta), Gelu (approximate).
     ActivationAttrs { alpha: f32 = "alpha", beta: f32 = "beta", approximate: String = "approximate" }
+);
+op_attrs!(
+    /// Selu.
+    SeluAttrs { alpha: f32 = "alpha", gamma: f32 = "gamma" }
+);
+op_attrs!(
+    /// Shrink.
+    ShrinkAttrs { bias: f32 = "bias", lambd: f32 = "lambd" }
+);
+op_attrs!(
+    /// Mod: `fmod = 1` is C's fmod (sign of the dividend), 0 Python's `%`.
+    ModAttrs { fmod: i64 = "fmod" }
+);
+op_attrs!(
+    /// LRN (across channels).
+    LrnAttrs { alpha: f32 = "alpha", beta: f32 = "beta", bias: f32 = "bias", size: i64 = "size" }
+);
+op_attrs!(
+    /// InstanceNormalization.
+    InstanceNormAttrs { epsilon: f32 = "epsilon" }
+);
+op_attrs!(
+    /// GroupNormalization (opset 18: scale and bias per group; 21: per channel).
+    GroupNormAttrs { epsilon: f32 = "epsilon", num_groups: i64 = "num_groups", stash_type: i64 = "stash_type" }
 );
 op_attrs!(
     /// Clip; min/max are attributes before opset 11, inputs after.
@@ -102,8 +126,8 @@ op_attrs!(
     }
 );
 op_attrs!(
-    /// ReduceMean, ReduceSum, ReduceMax; axes is an attribute before opset 13
-    /// (ReduceSum) or 18 (the others).
+    /// ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceL2; axes is an
+    /// attribute before opset 13 (ReduceSum) or 18 (the others).
     ReduceAttrs { axes: Vec<i64> = "axes", keepdims: i64 = "keepdims", noop_with_empty_axes: i64 = "noop_with_empty_axes" }
 );
 op_attrs!(CastAttrs {
@@ -248,6 +272,9 @@ define_ops! {
     Pow = "Pow" => OpMeta::binary(),
     Max = "Max" => OpMeta::variadic(),
     Min = "Min" => OpMeta::variadic(),
+    Sum = "Sum" => OpMeta::variadic(),
+    Mean = "Mean" => OpMeta::variadic(),
+    Mod(ModAttrs) = "Mod" => OpMeta::binary(),
     Relu = "Relu" => OpMeta::unary().grad(Activation),
     LeakyRelu(ActivationAttrs) = "LeakyRelu" => OpMeta::unary().grad(Activation),
     PRelu = "PRelu" => OpMeta::compute().ins(2, 2).shape(Same).grad(Layer),
@@ -258,6 +285,13 @@ define_ops! {
     HardSwish = "HardSwish" => OpMeta::unary().grad(Activation),
     Erf = "Erf" => OpMeta::unary().grad(Activation),
     Gelu(ActivationAttrs) = "Gelu" => OpMeta::unary().grad(Activation),
+    Elu(ActivationAttrs) = "Elu" => OpMeta::unary().grad(Activation),
+    Selu(SeluAttrs) = "Selu" => OpMeta::unary().grad(Activation),
+    Celu(ActivationAttrs) = "Celu" => OpMeta::unary().grad(Activation),
+    Softplus = "Softplus" => OpMeta::unary().grad(Activation),
+    Softsign = "Softsign" => OpMeta::unary().grad(Activation),
+    Shrink(ShrinkAttrs) = "Shrink" => OpMeta::unary().grad(Activation),
+    Sign = "Sign" => OpMeta::unary().grad(Activation),
     Exp = "Exp" => OpMeta::unary().grad(Elementwise),
     Log = "Log" => OpMeta::unary().grad(Elementwise),
     Sqrt = "Sqrt" => OpMeta::unary().grad(Elementwise),
@@ -270,6 +304,9 @@ define_ops! {
     LogSoftmax(AxisAttrs) = "LogSoftmax" => OpMeta::compute().shape(Same).grad(Layer),
     BatchNormalization(BatchNormAttrs) = "BatchNormalization" => OpMeta::compute().ins(5, 5).outs(1, 5).shape(Same).grad(Layer),
     LayerNormalization(LayerNormAttrs) = "LayerNormalization" => OpMeta::compute().ins(2, 3).outs(1, 3).shape(Same).grad(Layer),
+    InstanceNormalization(InstanceNormAttrs) = "InstanceNormalization" => OpMeta::compute().ins(3, 3).shape(Same).grad(Layer),
+    GroupNormalization(GroupNormAttrs) = "GroupNormalization" => OpMeta::compute().ins(3, 3).shape(Same).grad(Layer),
+    LRN(LrnAttrs) = "LRN" => OpMeta::compute().shape(Same).grad(Layer),
     MaxPool(PoolAttrs) = "MaxPool" => OpMeta::compute().outs(1, 2).shape(SameRank).grad(Layer),
     AveragePool(PoolAttrs) = "AveragePool" => OpMeta::compute().shape(SameRank).grad(Layer),
     GlobalAveragePool = "GlobalAveragePool" => OpMeta::compute().shape(SameRank).grad(Layer),
@@ -289,7 +326,9 @@ define_ops! {
     Resize(ResizeAttrs) = "Resize" => OpMeta::tensor().ins(1, 4).shape(SameRank).grad(Movement),
     ReduceMean(ReduceAttrs) = "ReduceMean" => OpMeta::tensor().ins(1, 2).grad(Movement),
     ReduceSum(ReduceAttrs) = "ReduceSum" => OpMeta::tensor().ins(1, 2).grad(Movement),
-    ReduceMax(ReduceAttrs) = "ReduceMax" => OpMeta::tensor().ins(1, 2),
+    ReduceMax(ReduceAttrs) = "ReduceMax" => OpMeta::tensor().ins(1, 2).grad(Movement),
+    ReduceMin(ReduceAttrs) = "ReduceMin" => OpMeta::tensor().ins(1, 2).grad(Movement),
+    ReduceL2(ReduceAttrs) = "ReduceL2" => OpMeta::tensor().ins(1, 2).grad(Movement),
     Where = "Where" => OpMeta::tensor().ins(3, 3).grad(Elementwise),
     Equal = "Equal" => OpMeta::tensor().ins(2, 2).shape(Compare),
     Greater = "Greater" => OpMeta::tensor().ins(2, 2).shape(Compare),

@@ -199,23 +199,6 @@ impl OpMeta {
 /// ONNX ops outside the closed set whose shape rule opset conversion uses
 /// (the executor does not run them; they stay [`Op::Opaque`]).
 pub const NOT_RUN: &[OpMeta] = &[
-    OpMeta::not_run().shape(ShapeRule::Same).named("Elu"),
-    OpMeta::not_run().shape(ShapeRule::Same).named("Selu"),
-    OpMeta::not_run().shape(ShapeRule::Same).named("Softplus"),
-    OpMeta::not_run().shape(ShapeRule::Same).named("Softsign"),
-    OpMeta::not_run().shape(ShapeRule::Same).named("LRN"),
-    OpMeta::not_run()
-        .ins(3, 3)
-        .shape(ShapeRule::Same)
-        .named("InstanceNormalization"),
-    OpMeta::not_run()
-        .ins(1, VARIADIC)
-        .shape(ShapeRule::Broadcast)
-        .named("Sum"),
-    OpMeta::not_run()
-        .ins(1, VARIADIC)
-        .shape(ShapeRule::Broadcast)
-        .named("Mean"),
     OpMeta::not_run().shape(ShapeRule::Same).named("Hardmax"),
     OpMeta::not_run()
         .ins(1, 2)

@@ -4,6 +4,7 @@
 
 mod behaviour;
 mod common;
+mod fd_export_ops;
 mod fd_harness;
 mod fd_ops;
 mod finite_diff;

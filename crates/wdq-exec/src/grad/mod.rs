@@ -19,6 +19,7 @@ mod activation;
 mod conv;
 mod conv_transpose;
 mod loss;
+mod lrn;
 mod matmul;
 mod norm;
 mod pool;
@@ -57,6 +58,12 @@ pub fn run(op: &GradOp, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> 
             epsilon,
             wanted,
         } => norm::layer_norm_grad(*axis, *epsilon, *wanted, inputs),
+        GradOp::GroupNormGrad {
+            groups,
+            epsilon,
+            wanted,
+        } => norm::group_norm_grad(*groups, *epsilon, *wanted, inputs),
+        GradOp::LrnGrad(a) => lrn::lrn_grad(a, inputs),
         GradOp::MatMulGrad { wanted } => matmul::matmul_grad(*wanted, inputs),
         GradOp::ReduceSumTo => scatter::reduce_sum_to(inputs),
         GradOp::IndexScatterGrad {

@@ -152,7 +152,13 @@ pub(crate) fn node_facts(
         Op::Resize(a) if controls_known(1) => same(Some(
             tensor_ops::resize_plan(a, &consts, s0.unwrap_or_default(), opset)?.out_shape,
         )),
-        Op::ReduceMean(a) | Op::ReduceSum(a) | Op::ReduceMax(a) if controls_known(1) => {
+        Op::ReduceMean(a)
+        | Op::ReduceSum(a)
+        | Op::ReduceMax(a)
+        | Op::ReduceMin(a)
+        | Op::ReduceL2(a)
+            if controls_known(1) =>
+        {
             let s = s0.unwrap_or_default();
             match tensor_ops::reduce_axes(a, &consts, s.len())? {
                 None => same(Some(s.to_vec())),

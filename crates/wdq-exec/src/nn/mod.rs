@@ -19,6 +19,7 @@ pub(crate) mod conv_transpose;
 mod depthwise;
 pub(crate) mod geometry;
 pub(crate) mod im2col;
+pub(crate) mod lrn;
 pub(crate) mod matmul;
 pub(crate) mod norm;
 mod parallel;
@@ -51,6 +52,15 @@ pub fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> Kern
         Op::LogSoftmax(a) => softmax::softmax(a, ctx, inputs, true),
         Op::BatchNormalization(a) => norm::batch_norm(a, inputs),
         Op::LayerNormalization(a) => norm::layer_norm(a, inputs),
+        Op::InstanceNormalization(a) => norm::group_norm(None, a.epsilon.unwrap_or(1e-5), inputs),
+        Op::GroupNormalization(a) => match a.num_groups {
+            Some(g) => norm::group_norm(Some(g), a.epsilon.unwrap_or(1e-5), inputs),
+            None => Err(KernelError::Attribute {
+                name: "num_groups",
+                why: "is required".into(),
+            }),
+        },
+        Op::LRN(a) => lrn::lrn(a, inputs),
         Op::MaxPool(a) => pool::pool(a, inputs, pool::PoolKind::Max),
         Op::AveragePool(a) => pool::pool(a, inputs, pool::PoolKind::Average),
         Op::GlobalAveragePool => pool::global_pool(inputs, pool::PoolKind::Average),

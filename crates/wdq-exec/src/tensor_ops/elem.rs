@@ -16,6 +16,8 @@ pub(crate) const FILL: usize = usize::MAX;
 pub(crate) trait Elem: Copy + Default + PartialOrd + std::fmt::Debug + 'static {
     /// The smallest value (the start of a max reduction).
     const LOWEST: Self;
+    /// The largest value (the start of a min reduction).
+    const HIGHEST: Self;
     /// Conversion from f64 (saturating, as Rust's `as` does).
     fn from_f64(x: f64) -> Self;
     /// Conversion to f64.
@@ -25,9 +27,10 @@ pub(crate) trait Elem: Copy + Default + PartialOrd + std::fmt::Debug + 'static {
 }
 
 macro_rules! elem_numeric {
-    ($($t:ty = $lowest:expr, $plus:ident);*) => {$(
+    ($($t:ty = $lowest:expr, $highest:expr, $plus:ident);*) => {$(
         impl Elem for $t {
             const LOWEST: Self = $lowest;
+            const HIGHEST: Self = $highest;
             #[allow(clippy::unnecessary_cast)]
             fn from_f64(x: f64) -> Self { x as $t }
             #[allow(clippy::unnecessary_cast)]
@@ -39,16 +42,17 @@ macro_rules! elem_numeric {
     (@int $a:ident, $b:ident) => { $a.wrapping_add($b) };
 }
 elem_numeric!(
-    f32 = f32::NEG_INFINITY, float;
-    f64 = f64::NEG_INFINITY, float;
-    i64 = i64::MIN, int;
-    i32 = i32::MIN, int;
-    i8 = i8::MIN, int;
-    u8 = u8::MIN, int
+    f32 = f32::NEG_INFINITY, f32::INFINITY, float;
+    f64 = f64::NEG_INFINITY, f64::INFINITY, float;
+    i64 = i64::MIN, i64::MAX, int;
+    i32 = i32::MIN, i32::MAX, int;
+    i8 = i8::MIN, i8::MAX, int;
+    u8 = u8::MIN, u8::MAX, int
 );
 
 impl Elem for bool {
     const LOWEST: Self = false;
+    const HIGHEST: Self = true;
     fn from_f64(x: f64) -> Self {
         x != 0.0
     }

@@ -141,6 +141,8 @@ pub fn run_with_outputs(
         Op::ReduceMean(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Mean)?),
         Op::ReduceSum(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Sum)?),
         Op::ReduceMax(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Max)?),
+        Op::ReduceMin(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Min)?),
+        Op::ReduceL2(a) => one(reduce::reduce(a, inputs, x()?, Reduction::L2)?),
         Op::Where => one(logic::where_(
             x()?,
             required(inputs, 1)?,
