@@ -9,7 +9,7 @@
 //! [`Wanted`] mask and compute only the outputs it names; an unwanted output
 //! slot is `None` both on the node and in the kernel's result.
 
-use crate::op::{ConvAttrs, LrnAttrs, PoolAttrs};
+use crate::op::{ConvAttrs, LrnAttrs, PoolAttrs, ResizeAttrs};
 use crate::{Attr, AttrValue, Op};
 
 /// Selu's default `alpha` (ONNX).
@@ -207,6 +207,9 @@ pub enum GradOp {
         epsilon: f32,
         wanted: Wanted,
     },
+    /// Linear Resize backward. Inputs `(dY, X, roi, scales, sizes)` (the
+    /// forward's inputs); output `dX`.
+    ResizeLinearGrad(ResizeAttrs),
     /// LRN backward. Inputs `(dY, X)`; output `dX`.
     LrnGrad(LrnAttrs),
     /// Group-, Instance- (`groups: None`: one group per channel) backward.
@@ -283,6 +286,7 @@ impl GradOp {
             GradOp::LayerNormGrad { .. } => "LayerNormalizationGrad",
             GradOp::MatMulGrad { .. } => "MatMulGrad",
             GradOp::LrnGrad(_) => "LRNGrad",
+            GradOp::ResizeLinearGrad(_) => "ResizeLinearGrad",
             GradOp::GroupNormGrad { groups: None, .. } => "InstanceNormalizationGrad",
             GradOp::GroupNormGrad { .. } => "GroupNormalizationGrad",
             GradOp::ReduceSumTo => "ReduceSumTo",
@@ -303,6 +307,7 @@ impl GradOp {
             }
             GradOp::MaxPoolGrad(p) | GradOp::AveragePoolGrad(p) => p.to_attrs(),
             GradOp::LrnGrad(a) => a.to_attrs(),
+            GradOp::ResizeLinearGrad(a) => a.to_attrs(),
             GradOp::GroupNormGrad {
                 groups,
                 epsilon,

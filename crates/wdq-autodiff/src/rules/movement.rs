@@ -6,8 +6,10 @@
 //! the inverse permutation; ReduceSum / ReduceMean expand the gradient back,
 //! ReduceMax / ReduceMin send it to the elements equal to the result (ties
 //! share it equally), ReduceL2 scales it by `X / Y`;
-//! every other pure data-movement op uses [`GradOp::IndexScatterGrad`],
-//! which replays the forward op on element indices.
+//! linear Resize has its own adjoint ([`GradOp::ResizeLinearGrad`]);
+//! every other pure data-movement op (nearest Resize included) uses
+//! [`GradOp::IndexScatterGrad`], which replays the forward op on element
+//! indices.
 
 use super::{Ctx, Grads};
 use crate::AutodiffError;
@@ -64,8 +66,18 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             let g = ctx.grad(GradOp::ReduceSumTo, &[dy, x]);
             ctx.only(0, g)
         }
+        Op::Resize(a) if a.mode.as_deref() == Some("linear") => {
+            ctx.only_slots(&[0], "roi, scales and sizes carry no gradient")?;
+            let mut inputs = vec![Some(ctx.dy0()?)];
+            inputs.extend(ctx.node.inputs.iter().copied());
+            let hint = ctx.label.clone();
+            let g = ctx
+                .b
+                .one_opt(&hint, Op::Grad(GradOp::ResizeLinearGrad(a.clone())), inputs);
+            ctx.only(0, g)
+        }
         Op::Resize(a) if a.mode.as_deref().unwrap_or("nearest") != "nearest" => {
-            return Err(ctx.non_differentiable("only nearest Resize has a gradient rule"))
+            return Err(ctx.non_differentiable("cubic Resize has no gradient rule"))
         }
         Op::Concat(_)
         | Op::Split(_)

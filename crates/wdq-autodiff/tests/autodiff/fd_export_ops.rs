@@ -2,7 +2,7 @@
 //! activations Elu, Selu, Celu, Softplus, Softsign, Shrink and Sign,
 //! variadic Sum / Mean / Max / Min (ties shared), Mod, LRN, Instance- and
 //! GroupNormalization (both scale layouts), ReduceMax / ReduceMin /
-//! ReduceL2, Clip with bounds computed from a weight, and the Gelu that
+//! ReduceL2, linear Resize, Clip with bounds computed from a weight, and the Gelu that
 //! exporters write as `x * 0.5 * (1 + Erf(x / sqrt 2))`, against central
 //! finite differences (`fd_harness`). Each test prints its worst error.
 
@@ -12,7 +12,7 @@ use ndarray::ArrayD;
 use wdq_exec::TensorValue;
 use wdq_ir::op::{
     ActivationAttrs, ClipAttrs, GroupNormAttrs, InstanceNormAttrs, LrnAttrs, ModAttrs, ReduceAttrs,
-    SeluAttrs, ShrinkAttrs,
+    ResizeAttrs, SeluAttrs, ShrinkAttrs,
 };
 use wdq_ir::{Op, Tensor};
 
@@ -205,6 +205,34 @@ fn reduce_max_min_l2() {
             report(
                 &name,
                 check_op(&name, Op::ReduceL2(attrs), 18, &[x, axes_in()]),
+            );
+        }
+    }
+}
+
+#[test]
+fn resize_linear() {
+    let mut rng = Lcg(38);
+    let modes = [
+        "half_pixel",
+        "align_corners",
+        "asymmetric",
+        "pytorch_half_pixel",
+    ];
+    let scales = [vec![1.0f32, 1.0, 2.0, 1.5], vec![1.0, 1.0, 0.5, 0.75]];
+    for mode in modes {
+        for s in &scales {
+            let attrs = ResizeAttrs {
+                mode: Some("linear".into()),
+                coordinate_transformation_mode: Some(mode.into()),
+                ..ResizeAttrs::default()
+            };
+            let x = rand(&mut rng, &[1, 2, 4, 4]);
+            let scales = In::Const(Tensor::from_f32(vec![4], s.clone()));
+            let what = format!("Resize linear {mode} scales {s:?}");
+            report(
+                &what,
+                check_op(&what, Op::Resize(attrs), 13, &[x, In::Absent, scales]),
             );
         }
     }

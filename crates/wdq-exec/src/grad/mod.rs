@@ -64,6 +64,9 @@ pub fn run(op: &GradOp, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> 
             wanted,
         } => norm::group_norm_grad(*groups, *epsilon, *wanted, inputs),
         GradOp::LrnGrad(a) => lrn::lrn_grad(a, inputs),
+        GradOp::ResizeLinearGrad(a) => Ok(vec![Some(crate::tensor_ops::resize_linear_grad(
+            a, inputs, ctx.opset,
+        )?)]),
         GradOp::MatMulGrad { wanted } => matmul::matmul_grad(*wanted, inputs),
         GradOp::ReduceSumTo => scatter::reduce_sum_to(inputs),
         GradOp::IndexScatterGrad {

@@ -28,7 +28,7 @@ pub(crate) use movement::{
 pub(crate) use pad::{pad_amounts, padded_shape};
 pub(crate) use qdq::quantized_dtype;
 pub(crate) use reduce::{reduce_axes, reduced_shape};
-pub(crate) use resize::resize_plan;
+pub(crate) use resize::{resize_linear_grad, resize_plan};
 pub(crate) use shape_ops::{
     axes_operand, expand_shape, flatten_shape, reshape_spec, reshape_target, shape_of,
     shape_operand, squeeze_shape, unsqueeze_shape,
