@@ -5,6 +5,7 @@
 mod behaviour;
 mod common;
 mod fd_einsum;
+mod fd_export_ops;
 mod fd_harness;
 mod fd_ops;
 mod fd_recurrent;

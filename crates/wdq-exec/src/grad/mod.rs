@@ -19,6 +19,7 @@ mod activation;
 mod conv;
 mod conv_transpose;
 mod loss;
+mod lrn;
 mod matmul;
 mod norm;
 mod pool;
@@ -58,6 +59,15 @@ pub fn run(op: &GradOp, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> 
             epsilon,
             wanted,
         } => norm::layer_norm_grad(*axis, *epsilon, *wanted, inputs),
+        GradOp::GroupNormGrad {
+            groups,
+            epsilon,
+            wanted,
+        } => norm::group_norm_grad(*groups, *epsilon, *wanted, inputs),
+        GradOp::LrnGrad(a) => lrn::lrn_grad(a, inputs),
+        GradOp::ResizeLinearGrad(a) => Ok(vec![Some(crate::tensor_ops::resize_linear_grad(
+            a, inputs, ctx.opset,
+        )?)]),
         GradOp::MatMulGrad { wanted } => matmul::matmul_grad(*wanted, inputs),
         GradOp::ReduceSumTo => scatter::reduce_sum_to(inputs),
         GradOp::IndexScatterGrad {
@@ -98,6 +108,6 @@ pub(crate) fn slot(
     shape: &[usize],
     data: Option<Vec<f32>>,
 ) -> Result<Option<TensorValue>, KernelError> {
-    data.map(|d| crate::nn::array(shape, d).map(TensorValue::F32))
+    data.map(|d| crate::kit::array(shape, d).map(TensorValue::F32))
         .transpose()
 }

@@ -3,8 +3,8 @@
 //! direction is walked back from its last processed step, accumulating the
 //! weight, bias, peephole, input and initial-state gradients in index order.
 
+use crate::kit::{array, optional_f32};
 use crate::nn::recurrent::{operands, recurrent_op, Kind, Operands, Spec, Trace};
-use crate::nn::{array, optional_f32};
 use crate::{KernelError, KernelResult, TensorValue};
 use wdq_ir::Op;
 

@@ -6,7 +6,7 @@
 //! Every output element is one sum over the summed labels in index order,
 //! so results are deterministic.
 
-use super::{array, contiguous, f32_input, single};
+use crate::kit::{array, contiguous, element_count, f32_input, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use std::collections::BTreeMap;
 use wdq_ir::einsum::{Equation, Label};
@@ -124,7 +124,7 @@ pub(crate) fn einsum(equation: &str, inputs: &[Option<&TensorValue>]) -> KernelR
         .zip(&arrays)
         .map(|(ax, a)| strides(ax, a.shape(), &summed))
         .collect();
-    let n_out = super::element_count(&out_shape)?;
+    let n_out = element_count(&out_shape)?;
     let n_sum: usize = sum_shape.iter().product();
     let mut out = vec![0.0f32; n_out];
     let mut oi = vec![0usize; out_shape.len()];

@@ -8,8 +8,9 @@
 //! activation function; `sequence_lens` must be absent or the full length.
 //! Results are deterministic: every sum runs in index order on one thread.
 
-use super::{array, f32_input, optional_f32, KernelError, KernelResult};
+use crate::kit::{array, f32_input, optional_f32};
 use crate::TensorValue;
+use crate::{KernelError, KernelResult};
 use ndarray::ArrayD;
 use wdq_ir::op::RecurrentAttrs;
 use wdq_ir::Op;
