@@ -258,7 +258,7 @@ fn backward(s: &Spec, ops: &Operands<'_>, tr: &Trace, up: &Upstream<'_>, d: usiz
         }
         // The input path, shared by every kind: W, Wb, X (and Rb but for
         // GRU's h gate, handled above).
-        let x = s.x_at(ops.x, t);
+        let x = s.x_at(&ops.x, t);
         let mut dx = vec![0.0f32; bsz * k];
         for gi in 0..g {
             let blk = &da[gi * bh..(gi + 1) * bh];

@@ -8,10 +8,11 @@
 //! activation function; `sequence_lens` must be absent or the full length.
 //! Results are deterministic: every sum runs in index order on one thread.
 
-use crate::kit::{array, f32_input, optional_f32};
+use crate::kit::{array, contiguous, f32_input, optional_f32};
 use crate::TensorValue;
 use crate::{KernelError, KernelResult};
 use ndarray::ArrayD;
+use std::borrow::Cow;
 use wdq_ir::op::RecurrentAttrs;
 use wdq_ir::Op;
 
@@ -406,29 +407,25 @@ pub(crate) fn spec(
 }
 
 /// The operands of one node, checked against the spec.
+/// Operands are row-major (copied when a view is not).
 pub(crate) struct Operands<'a> {
-    pub x: &'a [f32],
-    pub w: &'a [f32],
-    pub r: &'a [f32],
-    pub b: Option<&'a [f32]>,
-    pub h0: Option<&'a [f32]>,
-    pub c0: Option<&'a [f32]>,
-    pub p: Option<&'a [f32]>,
-}
-
-fn slice<'a>(a: &'a ArrayD<f32>, what: &str) -> Result<&'a [f32], KernelError> {
-    a.as_slice()
-        .ok_or_else(|| KernelError::Shape(format!("{what} is not in row-major order")))
+    pub x: Cow<'a, [f32]>,
+    pub w: Cow<'a, [f32]>,
+    pub r: Cow<'a, [f32]>,
+    pub b: Option<Cow<'a, [f32]>>,
+    pub h0: Option<Cow<'a, [f32]>>,
+    pub c0: Option<Cow<'a, [f32]>>,
+    pub p: Option<Cow<'a, [f32]>>,
 }
 
 fn optional<'a>(
     a: Option<&'a ArrayD<f32>>,
     what: &str,
     want: &[usize],
-) -> Result<Option<&'a [f32]>, KernelError> {
+) -> Result<Option<Cow<'a, [f32]>>, KernelError> {
     match a {
         None => Ok(None),
-        Some(a) if a.shape() == want => slice(a, what).map(Some),
+        Some(a) if a.shape() == want => Ok(Some(contiguous(a))),
         Some(a) => Err(shape_error(what, a.shape(), want)),
     }
 }
@@ -467,9 +464,9 @@ pub(crate) fn operands<'a>(
         return Err(KernelError::Shape("only LSTM has input P".into()));
     }
     let ops = Operands {
-        x: slice(x, "X")?,
-        w: slice(w, "W")?,
-        r: slice(r, "R")?,
+        x: contiguous(x),
+        w: contiguous(w),
+        r: contiguous(r),
         b: optional(optional_f32(inputs, 3)?, "B", &[dirs, 2 * g * h])?,
         h0: optional(optional_f32(inputs, 5)?, "initial_h", &state)?,
         c0: optional(optional_f32(inputs, 6)?, "initial_c", &state)?,
@@ -534,15 +531,18 @@ impl Spec {
         }
     }
 
-    pub(crate) fn weights<'a>(&self, ops: &Operands<'a>, d: usize) -> DirWeights<'a> {
+    pub(crate) fn weights<'a>(&self, ops: &'a Operands<'_>, d: usize) -> DirWeights<'a> {
         let (g, h) = (self.kind.gates(), self.hidden);
         let gh = g * h;
         DirWeights {
             w: &ops.w[d * gh * self.input..(d + 1) * gh * self.input],
             r: &ops.r[d * gh * h..(d + 1) * gh * h],
-            wb: ops.b.map(|b| &b[d * 2 * gh..d * 2 * gh + gh]),
-            rb: ops.b.map(|b| &b[d * 2 * gh + gh..(d + 1) * 2 * gh]),
-            p: ops.p.map(|p| &p[d * 3 * h..(d + 1) * 3 * h]),
+            wb: ops.b.as_deref().map(|b| &b[d * 2 * gh..d * 2 * gh + gh]),
+            rb: ops
+                .b
+                .as_deref()
+                .map(|b| &b[d * 2 * gh + gh..(d + 1) * 2 * gh]),
+            p: ops.p.as_deref().map(|p| &p[d * 3 * h..(d + 1) * 3 * h]),
         }
     }
 
@@ -581,8 +581,8 @@ impl Spec {
             m: Vec::new(),
             h: vec![0.0; self.seq * bsz * h],
             c: Vec::new(),
-            h0: self.initial(ops.h0, d),
-            c0: self.initial(ops.c0, d),
+            h0: self.initial(ops.h0.as_deref(), d),
+            c0: self.initial(ops.c0.as_deref(), d),
         };
         if self.kind == Kind::Lstm {
             tr.c = vec![0.0; self.seq * bsz * h];
@@ -598,7 +598,7 @@ impl Spec {
                 Some(p) => tr.h[p * bh..(p + 1) * bh].to_vec(),
                 None => tr.h0.clone(),
             };
-            let x = self.x_at(ops.x, t);
+            let x = self.x_at(&ops.x, t);
             // a[g] = x W_g^T + Wb_g (+ h_prev R_g^T + Rb_g except GRU's h gate).
             let mut a = vec![0.0f32; g * bh];
             for gi in 0..g {
@@ -783,4 +783,41 @@ pub(crate) fn output_shapes(
         out.push(Some(s.state_shape()));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array, IxDyn};
+
+    fn ramp(shape: &[usize], scale: f32) -> ArrayD<f32> {
+        let n: usize = shape.iter().product();
+        Array::from_shape_vec(
+            IxDyn(shape),
+            (0..n)
+                .map(|i| ((i * 7 % 11) as f32 - 5.0) * scale)
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_transposed_view_gives_the_result_of_its_copy() {
+        // X [batch 2, seq 3, in 2] viewed as [seq, batch, in] (what a
+        // Transpose node hands over), LSTM hidden 2.
+        let x = ramp(&[2, 3, 2], 0.1).permuted_axes(IxDyn(&[1, 0, 2]));
+        assert!(x.as_slice().is_none());
+        let copy = x.as_standard_layout().into_owned();
+        let (w, r) = (ramp(&[1, 8, 2], 0.05), ramp(&[1, 8, 2], 0.03));
+        let attrs = RecurrentAttrs {
+            hidden_size: Some(2),
+            ..RecurrentAttrs::default()
+        };
+        let run_with = |x: ArrayD<f32>| {
+            let vals = [x, w.clone(), r.clone()].map(TensorValue::F32);
+            let ins: Vec<_> = vals.iter().map(Some).collect();
+            run(Kind::Lstm, &attrs, &ins).unwrap()
+        };
+        assert_eq!(run_with(x), run_with(copy));
+    }
 }
