@@ -9,8 +9,13 @@
 //! [`Wanted`] mask and compute only the outputs it names; an unwanted output
 //! slot is `None` both on the node and in the kernel's result.
 
-use crate::op::{ConvAttrs, PoolAttrs};
+use crate::op::{ConvAttrs, LrnAttrs, PoolAttrs, ResizeAttrs};
 use crate::{Attr, AttrValue, Op};
+
+/// Selu's default `alpha` (ONNX).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+/// Selu's default `gamma` (ONNX).
+pub const SELU_GAMMA: f32 = 1.050_701;
 
 /// The operator domain of every [`GradOp`].
 pub const GRAD_DOMAIN: &str = "ai.onnx.wdq";
@@ -49,6 +54,30 @@ pub enum Activation {
     },
     /// Gradient `sign(x)` (0 at 0).
     Abs,
+    /// Gradient 1 for `x > 0`, `alpha * exp(x)` otherwise.
+    Elu {
+        alpha: f32,
+    },
+    /// Gradient `gamma` for `x > 0`, `gamma * alpha * exp(x)` otherwise.
+    Selu {
+        alpha: f32,
+        gamma: f32,
+    },
+    /// Gradient 1 for `x > 0`, `exp(x / alpha)` otherwise.
+    Celu {
+        alpha: f32,
+    },
+    /// Gradient `sigmoid(x)`.
+    Softplus,
+    /// Gradient `1 / (1 + |x|)^2`.
+    Softsign,
+    /// Gradient 1 where `|x| > lambd`, else 0.
+    Shrink {
+        lambd: f32,
+    },
+    /// Gradient 0 (the derivative of a step, everywhere it exists): a
+    /// path through Sign trains nothing, as in PyTorch.
+    Sign,
     /// Gradient where `min <= x <= max`. Bounds given here (attribute form,
     /// before opset 11) win; otherwise they are read from inputs 2 and 3.
     Clip {
@@ -58,6 +87,55 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The activation `op` is, with what its derivative needs (`opset`:
+    /// the model's default-domain version; Clip's bounds are attributes
+    /// before 11). `None` for an op whose row has no activation gradient.
+    pub fn of(op: &Op, opset: i64) -> Option<Activation> {
+        Some(match op {
+            Op::Relu => Activation::Relu,
+            Op::LeakyRelu(a) => Activation::LeakyRelu {
+                alpha: a.alpha.unwrap_or(0.01),
+            },
+            Op::Sigmoid => Activation::Sigmoid,
+            Op::Tanh => Activation::Tanh,
+            Op::HardSigmoid(a) => Activation::HardSigmoid {
+                alpha: a.alpha.unwrap_or(0.2),
+                beta: a.beta.unwrap_or(0.5),
+            },
+            Op::HardSwish => Activation::HardSwish,
+            Op::Erf => Activation::Erf,
+            Op::Gelu(a) => Activation::Gelu {
+                tanh: a.approximate.as_deref() == Some("tanh"),
+            },
+            Op::Abs => Activation::Abs,
+            Op::Elu(a) => Activation::Elu {
+                alpha: a.alpha.unwrap_or(1.0),
+            },
+            Op::Selu(a) => Activation::Selu {
+                alpha: a.alpha.unwrap_or(SELU_ALPHA),
+                gamma: a.gamma.unwrap_or(SELU_GAMMA),
+            },
+            Op::Celu(a) => Activation::Celu {
+                alpha: a.alpha.unwrap_or(1.0),
+            },
+            Op::Softplus => Activation::Softplus,
+            Op::Softsign => Activation::Softsign,
+            Op::Shrink(a) => Activation::Shrink {
+                lambd: a.lambd.unwrap_or(0.5),
+            },
+            Op::Sign => Activation::Sign,
+            Op::Clip(a) if opset < 11 => Activation::Clip {
+                min: Some(a.min.unwrap_or(f32::MIN)),
+                max: Some(a.max.unwrap_or(f32::MAX)),
+            },
+            Op::Clip(_) => Activation::Clip {
+                min: None,
+                max: None,
+            },
+            _ => return None,
+        })
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Activation::Relu => "ReluGrad",
@@ -70,6 +148,13 @@ impl Activation {
             Activation::Gelu { .. } => "GeluGrad",
             Activation::Abs => "AbsGrad",
             Activation::Clip { .. } => "ClipGrad",
+            Activation::Elu { .. } => "EluGrad",
+            Activation::Selu { .. } => "SeluGrad",
+            Activation::Celu { .. } => "CeluGrad",
+            Activation::Softplus => "SoftplusGrad",
+            Activation::Softsign => "SoftsignGrad",
+            Activation::Shrink { .. } => "ShrinkGrad",
+            Activation::Sign => "SignGrad",
         }
     }
 }
@@ -122,6 +207,19 @@ pub enum GradOp {
         epsilon: f32,
         wanted: Wanted,
     },
+    /// Linear Resize backward. Inputs `(dY, X, roi, scales, sizes)` (the
+    /// forward's inputs); output `dX`.
+    ResizeLinearGrad(ResizeAttrs),
+    /// LRN backward. Inputs `(dY, X)`; output `dX`.
+    LrnGrad(LrnAttrs),
+    /// Group-, Instance- (`groups: None`: one group per channel) backward.
+    /// Inputs `(dY, X, scale)` (scale per channel, or per group);
+    /// outputs `(dX, dScale, dBias)` shaped like the scale.
+    GroupNormGrad {
+        groups: Option<i64>,
+        epsilon: f32,
+        wanted: Wanted,
+    },
     /// MatMul backward with numpy semantics (1-D operands, broadcast batch
     /// axes summed back). Inputs `(dY, A, B)`; outputs `(dA, dB)`.
     MatMulGrad { wanted: Wanted },
@@ -141,6 +239,12 @@ pub enum GradOp {
         outputs: usize,
         masked: Vec<usize>,
     },
+    /// LSTM, GRU or RNN (`op`) backward through time. Inputs: the forward
+    /// node's eight input slots `(X, W, R, B, sequence_lens, initial_h,
+    /// initial_c, P)`, then `(dY, dY_h, dY_c)` (each may be absent);
+    /// outputs: the gradient of each forward input slot that `wanted`
+    /// names (`sequence_lens` never has one).
+    RecurrentGrad { op: Box<Op>, wanted: Vec<bool> },
     /// Mean softmax cross-entropy over the batch. Inputs `(logits [N, C],
     /// labels i64 [N])`; outputs `(loss f32 scalar, dLogits)`.
     SoftmaxCrossEntropy,
@@ -187,8 +291,17 @@ impl GradOp {
             GradOp::BatchNormGrad { .. } => "BatchNormalizationGrad",
             GradOp::LayerNormGrad { .. } => "LayerNormalizationGrad",
             GradOp::MatMulGrad { .. } => "MatMulGrad",
+            GradOp::LrnGrad(_) => "LRNGrad",
+            GradOp::ResizeLinearGrad(_) => "ResizeLinearGrad",
+            GradOp::GroupNormGrad { groups: None, .. } => "InstanceNormalizationGrad",
+            GradOp::GroupNormGrad { .. } => "GroupNormalizationGrad",
             GradOp::ReduceSumTo => "ReduceSumTo",
             GradOp::IndexScatterGrad { .. } => "IndexScatterGrad",
+            GradOp::RecurrentGrad { op, .. } => match op.op_type() {
+                "LSTM" => "LSTMGrad",
+                "GRU" => "GRUGrad",
+                _ => "RNNGrad",
+            },
             GradOp::SoftmaxCrossEntropy => "SoftmaxCrossEntropy",
             GradOp::DistillLoss(Divergence::KlSoftmax) => "KlDistillLoss",
             GradOp::DistillLoss(Divergence::MeanSquare) => "MseDistillLoss",
@@ -204,8 +317,27 @@ impl GradOp {
                 out
             }
             GradOp::MaxPoolGrad(p) | GradOp::AveragePoolGrad(p) => p.to_attrs(),
+            GradOp::LrnGrad(a) => a.to_attrs(),
+            GradOp::ResizeLinearGrad(a) => a.to_attrs(),
+            GradOp::GroupNormGrad {
+                groups,
+                epsilon,
+                wanted,
+            } => {
+                let mut out = vec![float("epsilon", *epsilon), wanted_attr(wanted)];
+                if let Some(g) = groups {
+                    out.push(int("num_groups", *g));
+                }
+                out
+            }
             GradOp::ActivationGrad(a) => match a {
-                Activation::LeakyRelu { alpha } => vec![float("alpha", *alpha)],
+                Activation::LeakyRelu { alpha }
+                | Activation::Elu { alpha }
+                | Activation::Celu { alpha } => vec![float("alpha", *alpha)],
+                Activation::Selu { alpha, gamma } => {
+                    vec![float("alpha", *alpha), float("gamma", *gamma)]
+                }
+                Activation::Shrink { lambd } => vec![float("lambd", *lambd)],
                 Activation::HardSigmoid { alpha, beta } => {
                     vec![float("alpha", *alpha), float("beta", *beta)]
                 }
@@ -269,6 +401,14 @@ impl GradOp {
                 }));
                 out
             }
+            GradOp::RecurrentGrad { op, wanted } => {
+                let mut out = vec![Attr {
+                    name: "wanted".into(),
+                    value: AttrValue::Ints(wanted.iter().map(|&b| b as i64).collect()),
+                }];
+                out.extend(op.attrs());
+                out
+            }
             GradOp::GlobalAveragePoolGrad
             | GradOp::GlobalMaxPoolGrad
             | GradOp::ReduceSumTo
@@ -281,6 +421,17 @@ impl GradOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_activation_row_names_a_derivative() {
+        for meta in Op::ALL_META {
+            if meta.grad != crate::GradRule::Activation {
+                continue;
+            }
+            let op = Op::from_onnx(meta.name, &[]).unwrap().unwrap();
+            assert!(Activation::of(&op, 21).is_some(), "{}", meta.name);
+        }
+    }
 
     #[test]
     fn grad_ops_name_their_domain_and_attributes() {

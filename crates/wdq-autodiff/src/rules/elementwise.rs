@@ -1,5 +1,5 @@
 //! Rules for elementwise arithmetic with numpy broadcasting (Add, Sub, Mul,
-//! Div, Pow, Max, Min, Where) and the smooth unary math ops (Exp, Log, Sqrt,
+//! Div, Pow, Mod, Max, Min, Sum, Mean, Where) and the smooth unary math ops (Exp, Log, Sqrt,
 //! Neg, Reciprocal), written with plain ONNX ops. Every operand's gradient
 //! is summed back to its own shape with [`GradOp::ReduceSumTo`].
 
@@ -89,16 +89,56 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             }
         }
         Op::Max | Op::Min => {
-            // The gradient goes to every operand equal to the result.
+            // The gradient goes to the operands equal to the result; tied
+            // operands share it equally.
             let (dy, y) = (ctx.dy0()?, ctx.y(0)?);
-            let z = zero(ctx);
+            let cast = Op::Cast(CastAttrs {
+                to: Some(DType::F32 as i64),
+                saturate: None,
+            });
+            let mut masks = Vec::new();
             for slot in 0..ctx.node.inputs.len() {
+                let x = ctx.x(slot)?;
+                let hit = ctx.op(Op::Equal, &[x, y]);
+                masks.push(ctx.op(cast.clone(), &[hit]));
+            }
+            let ties = ctx.op(Op::Sum, &masks);
+            let share = ctx.op(Op::Div, &[dy, ties]);
+            for (slot, &mask) in masks.iter().enumerate() {
                 if ctx.wants(slot) {
-                    let x = ctx.x(slot)?;
-                    let mask = ctx.op(Op::Equal, &[x, y]);
-                    let d = ctx.op(Op::Where, &[mask, dy, z]);
+                    let d = ctx.op(Op::Mul, &[mask, share]);
                     g[slot] = Some(to_operand(ctx, d, slot)?);
                 }
+            }
+        }
+        Op::Sum | Op::Mean => {
+            let dy = ctx.dy0()?;
+            let d = if matches!(op, Op::Mean) {
+                let n = ctx.node.inputs.len() as f32;
+                let k = ctx.b.scalar(&format!("{}.inv_n", ctx.label), 1.0 / n);
+                ctx.op(Op::Mul, &[dy, k])
+            } else {
+                dy
+            };
+            for slot in 0..ctx.node.inputs.len() {
+                if ctx.wants(slot) {
+                    g[slot] = Some(to_operand(ctx, d, slot)?);
+                }
+            }
+        }
+        Op::Mod(_) => {
+            // y = a - b * q with q = trunc(a / b) (fmod) or floor(a / b),
+            // constant almost everywhere: dy/da = 1, dy/db = -q = (y - a) / b.
+            let dy = ctx.dy0()?;
+            if ctx.wants(0) {
+                g[0] = Some(to_operand(ctx, dy, 0)?);
+            }
+            if ctx.wants(1) {
+                let (a, b, y) = (ctx.x(0)?, ctx.x(1)?, ctx.y(0)?);
+                let t = ctx.op(Op::Sub, &[y, a]);
+                let q = ctx.op(Op::Div, &[t, b]);
+                let d = ctx.op(Op::Mul, &[dy, q]);
+                g[1] = Some(to_operand(ctx, d, 1)?);
             }
         }
         Op::Where => {

@@ -6,13 +6,16 @@
 //! for inputs that want none). Rules prefer plain ONNX ops and use a
 //! [`wdq_ir::GradOp`] only where ONNX has no backward op.
 
+mod einsum;
 mod elementwise;
 mod movement;
 mod nn;
+mod recurrent;
 
 use crate::builder::Builder;
 use crate::AutodiffError;
-use wdq_ir::{GradOp, Node, Op, ValueId};
+use wdq_ir::op::AxesAttrs;
+use wdq_ir::{GradOp, GradRule, Node, Op, ValueId};
 
 /// What a rule sees.
 pub(crate) struct Ctx<'a, 'g> {
@@ -63,6 +66,20 @@ impl Ctx<'_, '_> {
     pub fn op(&mut self, op: Op, inputs: &[ValueId]) -> ValueId {
         let hint = self.label.clone();
         self.b.one(&hint, op, inputs)
+    }
+
+    /// `Unsqueeze(x, axes)` in the form of the model's opset (axes as an
+    /// input from opset 13, as an attribute before).
+    pub fn unsqueeze(&mut self, x: ValueId, axes: &[i64]) -> ValueId {
+        if self.opset >= 13 {
+            let c = self.b.ints(&format!("{}.axes", self.label), axes);
+            self.op(Op::Unsqueeze(AxesAttrs::default()), &[x, c])
+        } else {
+            let attrs = AxesAttrs {
+                axes: Some(axes.to_vec()),
+            };
+            self.op(Op::Unsqueeze(attrs), &[x])
+        }
     }
 
     /// Adds a one-output gradient op.
@@ -133,14 +150,14 @@ impl Ctx<'_, '_> {
 /// [`AutodiffError::UnsupportedInput`] for an input the rule cannot
 /// differentiate (e.g. a pooling window size that depends on weights).
 pub(crate) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Grads, AutodiffError> {
-    if let Some(g) = nn::apply(ctx)? {
-        return Ok(g);
-    }
-    if let Some(g) = elementwise::apply(ctx)? {
-        return Ok(g);
-    }
-    if let Some(g) = movement::apply(ctx)? {
-        return Ok(g);
-    }
-    Err(ctx.non_differentiable(""))
+    let owned = match ctx.node.op.meta().grad {
+        GradRule::Activation => Some(nn::activation_rule(ctx)?),
+        GradRule::Layer => nn::apply(ctx)?,
+        GradRule::Elementwise => elementwise::apply(ctx)?,
+        GradRule::Movement => movement::apply(ctx)?,
+        GradRule::Recurrent => recurrent::apply(ctx)?,
+        GradRule::Einsum => einsum::apply(ctx)?,
+        GradRule::NotDifferentiable => None,
+    };
+    owned.ok_or_else(|| ctx.non_differentiable(""))
 }

@@ -3,13 +3,17 @@
 //! Cast, and QuantizeLinear / DequantizeLinear, which are straight-through).
 //!
 //! Reshape-like ops reshape the gradient to `Shape(x)`; Transpose applies
-//! the inverse permutation; ReduceSum / ReduceMean expand the gradient back;
-//! every other pure data-movement op uses [`GradOp::IndexScatterGrad`],
-//! which replays the forward op on element indices.
+//! the inverse permutation; ReduceSum / ReduceMean expand the gradient back,
+//! ReduceMax / ReduceMin send it to the elements equal to the result (ties
+//! share it equally), ReduceL2 scales it by `X / Y`;
+//! linear Resize has its own adjoint ([`GradOp::ResizeLinearGrad`]);
+//! every other pure data-movement op (nearest Resize included) uses
+//! [`GradOp::IndexScatterGrad`], which replays the forward op on element
+//! indices.
 
 use super::{Ctx, Grads};
 use crate::AutodiffError;
-use wdq_ir::op::{AxesAttrs, ReduceAttrs, ReshapeAttrs, ShapeAttrs, TransposeAttrs};
+use wdq_ir::op::{CastAttrs, ReduceAttrs, ReshapeAttrs, ShapeAttrs, TransposeAttrs};
 use wdq_ir::{DType, GradOp, Op, ValueId};
 
 /// The rule for `ctx.node`, or `None` when this family does not own the op.
@@ -52,15 +56,28 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             let g = ctx.op(Op::Transpose(TransposeAttrs { perm: inverse }), &[dy]);
             ctx.only(0, g)
         }
-        Op::ReduceSum(a) | Op::ReduceMean(a) => reduce(ctx, a, matches!(op, Op::ReduceMean(_)))?,
+        Op::ReduceSum(a) => reduce(ctx, a, Reduced::Sum)?,
+        Op::ReduceMean(a) => reduce(ctx, a, Reduced::Mean)?,
+        Op::ReduceMax(a) | Op::ReduceMin(a) => reduce(ctx, a, Reduced::Extremum)?,
+        Op::ReduceL2(a) => reduce(ctx, a, Reduced::L2)?,
         Op::Expand => {
             ctx.only_slots(&[0], "shape operands carry no gradient")?;
             let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
             let g = ctx.grad(GradOp::ReduceSumTo, &[dy, x]);
             ctx.only(0, g)
         }
+        Op::Resize(a) if a.mode.as_deref() == Some("linear") => {
+            ctx.only_slots(&[0], "roi, scales and sizes carry no gradient")?;
+            let mut inputs = vec![Some(ctx.dy0()?)];
+            inputs.extend(ctx.node.inputs.iter().copied());
+            let hint = ctx.label.clone();
+            let g = ctx
+                .b
+                .one_opt(&hint, Op::Grad(GradOp::ResizeLinearGrad(a.clone())), inputs);
+            ctx.only(0, g)
+        }
         Op::Resize(a) if a.mode.as_deref().unwrap_or("nearest") != "nearest" => {
-            return Err(ctx.non_differentiable("only nearest Resize has a gradient rule"))
+            return Err(ctx.non_differentiable("cubic Resize has no gradient rule"))
         }
         Op::Concat(_)
         | Op::Split(_)
@@ -137,7 +154,44 @@ fn reduce_axes(ctx: &Ctx<'_, '_>, a: &ReduceAttrs) -> Result<Option<Vec<i64>>, A
     }
 }
 
-fn reduce(ctx: &mut Ctx<'_, '_>, a: &ReduceAttrs, mean: bool) -> Result<Grads, AutodiffError> {
+/// `v` (a reduction's output or its gradient) with the reduced axes kept
+/// as ones, so that it broadcasts against the input.
+fn kept(ctx: &mut Ctx<'_, '_>, v: ValueId, axes: &Option<Vec<i64>>, keep: bool) -> ValueId {
+    match (axes, keep) {
+        (Some(axes), false) => ctx.unsqueeze(v, axes),
+        _ => v,
+    }
+}
+
+/// `ReduceSum(v)` over `axes` (all when `None`), the axes kept.
+fn sum_kept(ctx: &mut Ctx<'_, '_>, v: ValueId, axes: &Option<Vec<i64>>) -> ValueId {
+    let attrs = ReduceAttrs {
+        keepdims: Some(1),
+        axes: if ctx.opset < 13 { axes.clone() } else { None },
+        noop_with_empty_axes: None,
+    };
+    match (axes, ctx.opset >= 13) {
+        (Some(axes), true) => {
+            let c = ctx.b.ints(&format!("{}.axes", ctx.label), axes);
+            ctx.op(Op::ReduceSum(attrs), &[v, c])
+        }
+        _ => ctx.op(Op::ReduceSum(attrs), &[v]),
+    }
+}
+
+/// The gradient rule of a reduction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reduced {
+    Sum,
+    Mean,
+    /// ReduceMax and ReduceMin: the gradient goes to the elements equal to
+    /// the result, shared equally between ties.
+    Extremum,
+    /// ReduceL2: `dX = dY * X / Y`.
+    L2,
+}
+
+fn reduce(ctx: &mut Ctx<'_, '_>, a: &ReduceAttrs, how: Reduced) -> Result<Grads, AutodiffError> {
     ctx.only_slots(&[0], "reduction axes carry no gradient")?;
     let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
     let axes = reduce_axes(ctx, a)?;
@@ -145,41 +199,40 @@ fn reduce(ctx: &mut Ctx<'_, '_>, a: &ReduceAttrs, mean: bool) -> Result<Grads, A
         return Ok(ctx.only(0, dy));
     }
     let keep = a.keepdims.unwrap_or(1) != 0;
-    let dy_kept = match (&axes, keep) {
-        (Some(axes), false) => {
-            if ctx.opset >= 13 {
-                let c = ctx.b.ints(&format!("{}.axes", ctx.label), axes);
-                ctx.op(Op::Unsqueeze(AxesAttrs::default()), &[dy, c])
+    let dy_kept = kept(ctx, dy, &axes, keep);
+    let g = match how {
+        Reduced::Sum | Reduced::Mean => {
+            let shape = ctx.op(Op::Shape(ShapeAttrs::default()), &[x]);
+            let spread = if how == Reduced::Mean {
+                // Divide by the count of reduced elements: ReduceSum of ones.
+                let one = ctx.b.scalar(&format!("{}.one", ctx.label), 1.0);
+                let ones = ctx.op(Op::Expand, &[one, shape]);
+                let count = sum_kept(ctx, ones, &axes);
+                ctx.op(Op::Div, &[dy_kept, count])
             } else {
-                let attrs = AxesAttrs {
-                    axes: Some(axes.clone()),
-                };
-                ctx.op(Op::Unsqueeze(attrs), &[dy])
-            }
+                dy_kept
+            };
+            ctx.op(Op::Expand, &[spread, shape])
         }
-        _ => dy,
+        Reduced::Extremum => {
+            let y = ctx.y(0)?;
+            let y_kept = kept(ctx, y, &axes, keep);
+            let hit = ctx.op(Op::Equal, &[x, y_kept]);
+            let cast = Op::Cast(CastAttrs {
+                to: Some(DType::F32 as i64),
+                saturate: None,
+            });
+            let mask = ctx.op(cast, &[hit]);
+            let ties = sum_kept(ctx, mask, &axes);
+            let share = ctx.op(Op::Div, &[dy_kept, ties]);
+            ctx.op(Op::Mul, &[mask, share])
+        }
+        Reduced::L2 => {
+            let y = ctx.y(0)?;
+            let y_kept = kept(ctx, y, &axes, keep);
+            let ratio = ctx.op(Op::Div, &[dy_kept, y_kept]);
+            ctx.op(Op::Mul, &[x, ratio])
+        }
     };
-    let shape = ctx.op(Op::Shape(ShapeAttrs::default()), &[x]);
-    let spread = if mean {
-        // Divide by the count of reduced elements: ReduceSum of ones.
-        let one = ctx.b.scalar(&format!("{}.one", ctx.label), 1.0);
-        let ones = ctx.op(Op::Expand, &[one, shape]);
-        let attrs = ReduceAttrs {
-            keepdims: Some(1),
-            axes: if ctx.opset < 13 { axes.clone() } else { None },
-            noop_with_empty_axes: None,
-        };
-        let count = match (&axes, ctx.opset >= 13) {
-            (Some(axes), true) => {
-                let c = ctx.b.ints(&format!("{}.axes", ctx.label), axes);
-                ctx.op(Op::ReduceSum(attrs), &[ones, c])
-            }
-            _ => ctx.op(Op::ReduceSum(attrs), &[ones]),
-        };
-        ctx.op(Op::Div, &[dy_kept, count])
-    } else {
-        dy_kept
-    };
-    let g = ctx.op(Op::Expand, &[spread, shape]);
     Ok(ctx.only(0, g))
 }

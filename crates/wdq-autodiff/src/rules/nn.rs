@@ -1,6 +1,7 @@
 //! Rules for the layer and activation ops: Conv, ConvTranspose, Gemm,
 //! MatMul, pooling, BatchNormalization (frozen statistics),
-//! LayerNormalization, Softmax / LogSoftmax and the activations.
+//! LayerNormalization, Group- and InstanceNormalization, LRN, Softmax /
+//! LogSoftmax and the activations.
 
 use super::{Ctx, Grads};
 use crate::AutodiffError;
@@ -117,6 +118,33 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             let outs = ctx.grad_multi(grad, vec![Some(dy), Some(x), Some(scale)], &wanted.0);
             spread(ctx, &outs, &[0, 1, 2])
         }
+        Op::InstanceNormalization(_) | Op::GroupNormalization(_) => {
+            let dy = ctx.dy0()?;
+            let (x, scale) = (ctx.x(0)?, ctx.x(1)?);
+            let wanted = wanted3(ctx, [0, 1, 2]);
+            let (groups, epsilon) = match &op {
+                Op::GroupNormalization(a) => (
+                    Some(a.num_groups.ok_or_else(|| {
+                        ctx.non_differentiable("GroupNormalization without num_groups")
+                    })?),
+                    a.epsilon,
+                ),
+                Op::InstanceNormalization(a) => (None, a.epsilon),
+                _ => return Ok(None),
+            };
+            let grad = GradOp::GroupNormGrad {
+                groups,
+                epsilon: epsilon.unwrap_or(1e-5),
+                wanted,
+            };
+            let outs = ctx.grad_multi(grad, vec![Some(dy), Some(x), Some(scale)], &wanted.0);
+            spread(ctx, &outs, &[0, 1, 2])
+        }
+        Op::LRN(a) => {
+            let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
+            let g = ctx.grad(GradOp::LrnGrad(a.clone()), &[dy, x]);
+            ctx.only(0, g)
+        }
         Op::Softmax(a) | Op::LogSoftmax(a) => {
             let (dy, y) = (ctx.dy0()?, ctx.y(0)?);
             let legacy = ctx.opset < 13;
@@ -141,63 +169,55 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             );
             spread(ctx, &outs, &[0, 1])
         }
-        _ => match activation(&op, ctx.opset) {
-            Some(act) => {
-                ctx.only_slots(&[0], "activation bounds and parameters are not trained")?;
-                let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
-                let mut inputs = vec![Some(dy), Some(x)];
-                if matches!(
-                    act,
-                    Activation::Clip {
-                        min: None,
-                        max: None
-                    }
-                ) {
-                    inputs.push(ctx.node.input(1));
-                    inputs.push(ctx.node.input(2));
-                }
-                let g = ctx.b.one_opt(
-                    &ctx.label.clone(),
-                    Op::Grad(GradOp::ActivationGrad(act)),
-                    inputs,
-                );
-                ctx.only(0, g)
-            }
-            None => return Ok(None),
-        },
+        _ => return Ok(None),
     };
     Ok(Some(g))
 }
 
-/// The activation an op is, with what its derivative needs.
-fn activation(op: &Op, opset: i64) -> Option<Activation> {
-    Some(match op {
-        Op::Relu => Activation::Relu,
-        Op::LeakyRelu(a) => Activation::LeakyRelu {
-            alpha: a.alpha.unwrap_or(0.01),
-        },
-        Op::Sigmoid => Activation::Sigmoid,
-        Op::Tanh => Activation::Tanh,
-        Op::HardSigmoid(a) => Activation::HardSigmoid {
-            alpha: a.alpha.unwrap_or(0.2),
-            beta: a.beta.unwrap_or(0.5),
-        },
-        Op::HardSwish => Activation::HardSwish,
-        Op::Erf => Activation::Erf,
-        Op::Gelu(a) => Activation::Gelu {
-            tanh: a.approximate.as_deref() == Some("tanh"),
-        },
-        Op::Abs => Activation::Abs,
-        Op::Clip(a) if opset < 11 => Activation::Clip {
-            min: Some(a.min.unwrap_or(f32::MIN)),
-            max: Some(a.max.unwrap_or(f32::MAX)),
-        },
-        Op::Clip(_) => Activation::Clip {
+/// The rule of an elementwise activation: `dX = dY * f'(X)` by
+/// [`GradOp::ActivationGrad`], the derivative named by [`Activation::of`].
+/// Clip's bounds given as inputs (opset 11 on) may be computed from
+/// weights: `dMin` is `dY` where `x < min`, `dMax` where `x > max`.
+pub(super) fn activation_rule(ctx: &mut Ctx<'_, '_>) -> Result<Grads, AutodiffError> {
+    let act = Activation::of(&ctx.node.op, ctx.opset)
+        .ok_or_else(|| ctx.non_differentiable("no derivative is known"))?;
+    let bounds_as_inputs = matches!(
+        act,
+        Activation::Clip {
             min: None,
-            max: None,
-        },
-        _ => return None,
-    })
+            max: None
+        }
+    );
+    if bounds_as_inputs {
+        ctx.only_slots(&[0, 1, 2], "")?;
+    } else {
+        ctx.only_slots(&[0], "activation parameters are not trained")?;
+    }
+    let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
+    let mut g = ctx.none();
+    if ctx.wants(0) {
+        let mut inputs = vec![Some(dy), Some(x)];
+        if bounds_as_inputs {
+            inputs.push(ctx.node.input(1));
+            inputs.push(ctx.node.input(2));
+        }
+        let hint = ctx.label.clone();
+        g[0] = Some(
+            ctx.b
+                .one_opt(&hint, Op::Grad(GradOp::ActivationGrad(act)), inputs),
+        );
+    }
+    // Computed Clip bounds: each gets the gradient where it is the result.
+    for (slot, beyond) in [(1, Op::Less), (2, Op::Greater)] {
+        if bounds_as_inputs && ctx.wants(slot) {
+            let bound = ctx.x(slot)?;
+            let hit = ctx.op(beyond, &[x, bound]);
+            let zero = ctx.b.scalar(&format!("{}.zero", ctx.label), 0.0);
+            let d = ctx.op(Op::Where, &[hit, dy, zero]);
+            g[slot] = Some(ctx.grad(GradOp::ReduceSumTo, &[d, bound]));
+        }
+    }
+    Ok(g)
 }
 
 /// Gemm: `Y = alpha * A' * B' + beta * C` with `A' = transA ? A^T : A`.

@@ -4,8 +4,11 @@
 
 mod behaviour;
 mod common;
+mod fd_einsum;
+mod fd_export_ops;
 mod fd_harness;
 mod fd_ops;
+mod fd_recurrent;
 mod finite_diff;
 mod pytorch;
 mod snapshots;

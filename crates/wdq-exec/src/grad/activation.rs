@@ -1,11 +1,12 @@
 //! Elementwise activation backward (`dX = dY * f'(X)`) and PRelu backward.
 //!
 //! Derivatives at kinks follow PyTorch: Relu 0 at 0, LeakyRelu 1 at 0,
-//! Abs 0 at 0, Clip passes the gradient where `min <= x <= max`,
+//! Abs 0 at 0, Elu/Selu/Celu take the left slope at 0, Shrink 0 at
+//! `|x| = lambd`, Sign 0 everywhere, Clip passes the gradient where `min <= x <= max`,
 //! HardSigmoid and HardSwish use their one-sided interior slopes.
 
 use super::{expect_shape, slot};
-use crate::nn::{contiguous, f32_input, PARALLEL_MIN};
+use crate::kit::{contiguous, f32_input, PARALLEL_MIN};
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::grad_op::{Activation, Wanted};
@@ -106,6 +107,31 @@ fn derivative(act: &Activation, lo: f32, hi: f32) -> impl Fn(f32) -> f32 + Sync 
                 }
             }
             Activation::Clip { .. } => (x >= lo && x <= hi) as u8 as f32,
+            Activation::Elu { alpha } => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    alpha * x.exp()
+                }
+            }
+            Activation::Selu { alpha, gamma } => {
+                if x > 0.0 {
+                    *gamma
+                } else {
+                    gamma * alpha * x.exp()
+                }
+            }
+            Activation::Celu { alpha } => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    (x / alpha).exp()
+                }
+            }
+            Activation::Softplus => (1.0 / (1.0 + (-x as f64).exp())) as f32,
+            Activation::Softsign => 1.0 / ((1.0 + x.abs()) * (1.0 + x.abs())),
+            Activation::Shrink { lambd } => (x.abs() > *lambd) as u8 as f32,
+            Activation::Sign => 0.0,
         }
     }
 }

@@ -19,9 +19,11 @@ mod activation;
 mod conv;
 mod conv_transpose;
 mod loss;
+mod lrn;
 mod matmul;
 mod norm;
 mod pool;
+mod recurrent;
 mod scatter;
 
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
@@ -57,6 +59,15 @@ pub fn run(op: &GradOp, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> 
             epsilon,
             wanted,
         } => norm::layer_norm_grad(*axis, *epsilon, *wanted, inputs),
+        GradOp::GroupNormGrad {
+            groups,
+            epsilon,
+            wanted,
+        } => norm::group_norm_grad(*groups, *epsilon, *wanted, inputs),
+        GradOp::LrnGrad(a) => lrn::lrn_grad(a, inputs),
+        GradOp::ResizeLinearGrad(a) => Ok(vec![Some(crate::tensor_ops::resize_linear_grad(
+            a, inputs, ctx.opset,
+        )?)]),
         GradOp::MatMulGrad { wanted } => matmul::matmul_grad(*wanted, inputs),
         GradOp::ReduceSumTo => scatter::reduce_sum_to(inputs),
         GradOp::IndexScatterGrad {
@@ -66,6 +77,7 @@ pub fn run(op: &GradOp, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> 
             outputs,
             masked,
         } => scatter::index_scatter_grad(op, *wrt, *output, *outputs, masked, ctx, inputs),
+        GradOp::RecurrentGrad { op, wanted } => recurrent::recurrent_grad(op, wanted, inputs),
         GradOp::SoftmaxCrossEntropy => loss::softmax_cross_entropy(inputs),
         GradOp::DistillLoss(kind) => loss::distill_loss(*kind, inputs),
     }
@@ -96,6 +108,6 @@ pub(crate) fn slot(
     shape: &[usize],
     data: Option<Vec<f32>>,
 ) -> Result<Option<TensorValue>, KernelError> {
-    data.map(|d| crate::nn::array(shape, d).map(TensorValue::F32))
+    data.map(|d| crate::kit::array(shape, d).map(TensorValue::F32))
         .transpose()
 }

@@ -1,11 +1,12 @@
 //! Normalisation backward: Softmax / LogSoftmax (from the forward output),
-//! BatchNormalization in inference form (frozen statistics) and
-//! LayerNormalization. Per-channel and per-feature sums run sequentially
+//! BatchNormalization in inference form (frozen statistics),
+//! LayerNormalization, and Group- and InstanceNormalization. Per-channel and per-feature sums run sequentially
 //! in index order (BatchNormalization: each `(item, channel)` plane in f32,
 //! planes added in f64; elsewhere f64 throughout).
 
 use super::{expect_shape, slot};
-use crate::nn::{contiguous, f32_input, resolve_axis};
+use crate::kit::{contiguous, f32_input, norm_axis};
+use crate::nn::norm::{per_channel, row_stats, GroupLayout};
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{
     IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
@@ -23,7 +24,7 @@ pub(super) fn softmax_grad(
     let y = f32_input(inputs, 1)?;
     expect_shape(dy.shape(), y.shape(), "softmax output gradient")?;
     let shape = y.shape();
-    let axis = resolve_axis(axis, shape.len(), "axis")?;
+    let axis = norm_axis(axis, shape.len(), "axis")?;
     let (len, inner) = if coerce_2d {
         (shape[axis..].iter().product::<usize>(), 1)
     } else {
@@ -55,21 +56,6 @@ pub(super) fn softmax_grad(
         });
     }
     Ok(vec![slot(shape, Some(dx))?])
-}
-
-fn per_channel<'a>(
-    inputs: &[Option<&'a TensorValue>],
-    index: usize,
-    channels: usize,
-) -> Result<std::borrow::Cow<'a, [f32]>, KernelError> {
-    let v = f32_input(inputs, index)?;
-    if v.len() != channels {
-        return Err(KernelError::Shape(format!(
-            "BatchNormalization operand {index} has shape {:?}, expected {channels} values",
-            v.shape()
-        )));
-    }
-    Ok(contiguous(v))
 }
 
 /// BatchNormGrad: inputs `(dY, X, scale, mean, var)`, outputs
@@ -157,7 +143,7 @@ pub(super) fn layer_norm_grad(
     let scale = f32_input(inputs, 2)?;
     expect_shape(dy.shape(), x.shape(), "LayerNormalization output gradient")?;
     let shape = x.shape();
-    let axis = resolve_axis(axis, shape.len(), "axis")?;
+    let axis = norm_axis(axis, shape.len(), "axis")?;
     let d: usize = shape[axis..].iter().product();
     let rows: usize = shape[..axis].iter().product();
     let s = contiguous(scale);
@@ -170,16 +156,7 @@ pub(super) fn layer_norm_grad(
     }
     let sc = |j: usize| if s.len() == 1 { s[0] } else { s[j] };
     let (g, xs) = (contiguous(dy), contiguous(x));
-    let eps = epsilon as f64;
-    let stats: Vec<(f64, f64)> = (0..rows)
-        .into_par_iter()
-        .map(|r| {
-            let row = &xs[r * d..(r + 1) * d];
-            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
-            (mean, 1.0 / (var + eps).sqrt())
-        })
-        .collect();
+    let stats = row_stats(&xs, rows, d, epsilon as f64);
     let xhat = |r: usize, j: usize| (xs[r * d + j] as f64 - stats[r].0) * stats[r].1;
     let dx = wanted.get(0).then(|| {
         let mut dx = vec![0.0f32; xs.len()];
@@ -220,6 +197,80 @@ pub(super) fn layer_norm_grad(
         .then(|| column_sums(&|r, j| g[r * d + j] as f64));
     Ok(vec![
         slot(shape, dx)?,
+        slot(scale.shape(), dscale)?,
+        slot(scale.shape(), dbias)?,
+    ])
+}
+
+/// GroupNormGrad (Group- and InstanceNormalization): inputs `(dY, X,
+/// scale)`, outputs `(dX, dScale, dBias)` as wanted, shaped like the scale
+/// (per channel, or per group). With `gh = dY * scale`, each row's
+/// `dX = inv * (gh - mean(gh) - xhat * mean(gh * xhat))`; the affine sums
+/// run per channel in index order (items, then the plane), f64.
+pub(super) fn group_norm_grad(
+    groups: Option<i64>,
+    epsilon: f32,
+    wanted: Wanted,
+    inputs: &[Option<&TensorValue>],
+) -> KernelResult {
+    let dy = f32_input(inputs, 0)?;
+    let x = f32_input(inputs, 1)?;
+    let scale = f32_input(inputs, 2)?;
+    expect_shape(dy.shape(), x.shape(), "normalisation output gradient")?;
+    let s = contiguous(scale);
+    let layout = GroupLayout::of(x.shape(), groups, s.len())?;
+    let (rows, d) = (layout.rows(), layout.row_len());
+    let (g, xs) = (contiguous(dy), contiguous(x));
+    let stats = row_stats(&xs, rows, d, epsilon as f64);
+    let xhat = |r: usize, j: usize| (xs[r * d + j] as f64 - stats[r].0) * stats[r].1;
+    let dx = wanted.get(0).then(|| {
+        let mut dx = vec![0.0f32; xs.len()];
+        if d > 0 {
+            dx.par_chunks_mut(d).enumerate().for_each(|(r, o)| {
+                let gh: Vec<f64> = (0..d)
+                    .map(|j| g[r * d + j] as f64 * s[layout.affine(layout.channel(r, j))] as f64)
+                    .collect();
+                let m1 = gh.iter().sum::<f64>() / d as f64;
+                let m2 = (0..d).map(|j| gh[j] * xhat(r, j)).sum::<f64>() / d as f64;
+                for j in 0..d {
+                    o[j] = (stats[r].1 * (gh[j] - m1 - xhat(r, j) * m2)) as f32;
+                }
+            });
+        }
+        dx
+    });
+    // Per channel: (sum g * xhat, sum g) over items and the plane.
+    let per_channel = |f: &(dyn Fn(usize, usize) -> f64 + Sync)| -> Vec<f32> {
+        let cpg = layout.channels / layout.groups;
+        let sums: Vec<f64> = (0..layout.channels)
+            .into_par_iter()
+            .map(|c| {
+                let (grp, within) = (c / cpg, c % cpg);
+                (0..layout.batch)
+                    .flat_map(|n| {
+                        let r = n * layout.groups + grp;
+                        (0..layout.plane).map(move |p| (r, within * layout.plane + p))
+                    })
+                    .map(|(r, j)| f(r, j))
+                    .sum()
+            })
+            .collect();
+        if layout.per_group {
+            sums.chunks(cpg.max(1))
+                .map(|c| c.iter().sum::<f64>() as f32)
+                .collect()
+        } else {
+            sums.into_iter().map(|v| v as f32).collect()
+        }
+    };
+    let dscale = wanted
+        .get(1)
+        .then(|| per_channel(&|r, j| g[r * d + j] as f64 * xhat(r, j)));
+    let dbias = wanted
+        .get(2)
+        .then(|| per_channel(&|r, j| g[r * d + j] as f64));
+    Ok(vec![
+        slot(x.shape(), dx)?,
         slot(scale.shape(), dscale)?,
         slot(scale.shape(), dbias)?,
     ])

@@ -1,14 +1,16 @@
 //! Elementwise unary ops: activations (Relu, LeakyRelu, Sigmoid, Tanh,
-//! HardSigmoid, HardSwish, Gelu, Clip) and math (Erf, Exp, Log, Sqrt, Neg,
+//! HardSigmoid, HardSwish, Gelu, Clip, Elu, Selu, Celu, Softplus,
+//! Softsign, Shrink, Sign) and math (Erf, Exp, Log, Sqrt, Neg,
 //! Abs, Floor, Ceil, Reciprocal), on f32; Relu, Neg, Abs and Clip on i64 too.
 //!
 //! Clip reads its bounds from attributes before opset 11 and from optional
 //! inputs 1 and 2 from opset 11 on.
 
 use super::parallel::chunks;
-use super::{array, contiguous, input, single, PARALLEL_MIN};
+use crate::kit::{array, contiguous, required, single, PARALLEL_MIN};
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
 use ndarray::ArrayD;
+use wdq_ir::grad_op::{SELU_ALPHA, SELU_GAMMA};
 use wdq_ir::Op;
 
 /// Maps `f` over the elements in row-major order (in parallel when large).
@@ -63,6 +65,15 @@ fn sigmoid(x: f32) -> f32 {
     }
 }
 
+/// `ln(1 + e^x)` without overflow for large `x`.
+fn softplus(x: f32) -> f32 {
+    if x > 0.0 {
+        x + (-x).exp().ln_1p()
+    } else {
+        x.exp().ln_1p()
+    }
+}
+
 fn gelu_tanh(x: f32) -> f32 {
     let c = (2.0f32 / std::f32::consts::PI).sqrt();
     0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
@@ -87,7 +98,7 @@ fn clip(
     ctx: KernelContext,
     inputs: &[Option<&TensorValue>],
 ) -> KernelResult {
-    let x = input(inputs, 0)?;
+    let x = required(inputs, 0)?;
     let lo = scalar_bound(inputs, 1)?;
     let hi = scalar_bound(inputs, 2)?;
     match x {
@@ -152,7 +163,7 @@ pub(super) fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) 
     if let Op::Clip(attrs) = op {
         return clip(attrs, ctx, inputs);
     }
-    let x = input(inputs, 0)?;
+    let x = required(inputs, 0)?;
     if let TensorValue::I64(a) = x {
         let f: fn(i64) -> i64 = match op {
             Op::Relu => |v| v.max(0),
@@ -197,6 +208,53 @@ pub(super) fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) 
                 why: format!("unknown mode {other:?}"),
             }),
         },
+        Op::Elu(at) => {
+            let alpha = at.alpha.unwrap_or(1.0);
+            map(
+                a,
+                move |v: f32| if v >= 0.0 { v } else { alpha * v.exp_m1() },
+            )
+        }
+        Op::Selu(at) => {
+            let alpha = at.alpha.unwrap_or(SELU_ALPHA);
+            let gamma = at.gamma.unwrap_or(SELU_GAMMA);
+            map(a, move |v: f32| {
+                if v > 0.0 {
+                    gamma * v
+                } else {
+                    gamma * alpha * v.exp_m1()
+                }
+            })
+        }
+        Op::Celu(at) => {
+            let alpha = at.alpha.unwrap_or(1.0);
+            map(a, move |v: f32| {
+                v.max(0.0) + (alpha * (v / alpha).exp_m1()).min(0.0)
+            })
+        }
+        Op::Softplus => map(a, softplus),
+        Op::Softsign => map(a, |v: f32| v / (1.0 + v.abs())),
+        Op::Shrink(at) => {
+            let (lambd, bias) = (at.lambd.unwrap_or(0.5), at.bias.unwrap_or(0.0));
+            map(a, move |v: f32| {
+                if v < -lambd {
+                    v + bias
+                } else if v > lambd {
+                    v - bias
+                } else {
+                    0.0
+                }
+            })
+        }
+        Op::Sign => map(a, |v: f32| {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                v
+            }
+        }),
         Op::Exp => map(a, f32::exp),
         Op::Log => map(a, f32::ln),
         Op::Sqrt => map(a, f32::sqrt),

@@ -1,12 +1,12 @@
 //! Elementwise binary arithmetic with numpy broadcasting: Add, Sub, Mul,
-//! Div, Pow, Max and Min (variadic), on f32 and on i64/i32 (shape math), plus
+//! Div, Pow, Mod, and the variadic Max, Min, Sum and Mean, on f32 and on i64/i32 (shape math), plus
 //! PRelu (slope broadcast to the input's shape).
 //!
 //! Integer arithmetic wraps on overflow; integer division by zero is an
 //! error. Pow takes an f32 base with an f32 or integer exponent.
 
 use super::broadcast::zip;
-use super::{array, contiguous, f32_input, input, single};
+use crate::kit::{array, contiguous, f32_input, required, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use ndarray::ArrayD;
 use wdq_ir::Op;
@@ -20,6 +20,11 @@ enum Arith {
     Pow,
     Max,
     Min,
+    /// `fmod = 0` (`floored`: the sign of the divisor, Python's `%`) or
+    /// 1 (C's fmod: the sign of the dividend).
+    Mod {
+        floored: bool,
+    },
 }
 
 fn zip_arrays<T, F>(a: &ArrayD<T>, b: &ArrayD<T>, f: F) -> Result<ArrayD<T>, KernelError>
@@ -38,6 +43,14 @@ fn apply_f32(kind: Arith, a: &ArrayD<f32>, b: &ArrayD<f32>) -> Result<ArrayD<f32
         Arith::Mul => zip_arrays(a, b, |x, y| x * y),
         Arith::Div => zip_arrays(a, b, |x, y| x / y),
         Arith::Pow => zip_arrays(a, b, pow),
+        Arith::Mod { floored } => zip_arrays(a, b, move |x: f32, y: f32| {
+            let r = x % y;
+            if floored && r != 0.0 && (r < 0.0) != (y < 0.0) {
+                r + y
+            } else {
+                r
+            }
+        }),
         Arith::Max => zip_arrays(a, b, |x: f32, y: f32| {
             if x.is_nan() || y.is_nan() {
                 f32::NAN
@@ -83,6 +96,19 @@ macro_rules! int_arith {
                 Arith::Max => zip_arrays(a, b, <$t>::max),
                 Arith::Min => zip_arrays(a, b, <$t>::min),
                 Arith::Pow => Err(KernelError::Unsupported("Pow with an integer base".into())),
+                Arith::Mod { floored } => {
+                    if b.iter().any(|&y| y == 0) {
+                        return Err(KernelError::Shape("integer Mod by zero".into()));
+                    }
+                    zip_arrays(a, b, move |x: $t, y: $t| {
+                        let r = x.wrapping_rem(y);
+                        if floored && r != 0 && (r < 0) != (y < 0) {
+                            r + y
+                        } else {
+                            r
+                        }
+                    })
+                }
             }
         }
     };
@@ -124,16 +150,20 @@ fn type_error(index: usize, value: &TensorValue, expected: &'static str) -> Kern
     }
 }
 
-/// Runs Add, Sub, Mul, Div, Pow (two inputs) or Max, Min (one or more).
+/// Runs Add, Sub, Mul, Div, Pow, Mod (two inputs) or Max, Min, Sum, Mean
+/// (one or more; Mean is the Sum divided by the input count).
 pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
     let kind = match op {
-        Op::Add => Arith::Add,
+        Op::Add | Op::Sum | Op::Mean => Arith::Add,
         Op::Sub => Arith::Sub,
         Op::Mul => Arith::Mul,
         Op::Div => Arith::Div,
         Op::Pow => Arith::Pow,
         Op::Max => Arith::Max,
         Op::Min => Arith::Min,
+        Op::Mod(a) => Arith::Mod {
+            floored: a.fmod.unwrap_or(0) == 0,
+        },
         other => {
             return Err(KernelError::Unsupported(format!(
                 "{} as arithmetic",
@@ -141,8 +171,8 @@ pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
             )))
         }
     };
-    let first = input(inputs, 0)?;
-    if matches!(kind, Arith::Max | Arith::Min) {
+    let first = required(inputs, 0)?;
+    if op.meta().inputs.max > 2 {
         if !matches!(
             first,
             TensorValue::F32(_) | TensorValue::I64(_) | TensorValue::I32(_)
@@ -151,7 +181,14 @@ pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
         }
         let mut acc = first.clone();
         for index in 1..inputs.len() {
-            acc = combine(kind, &acc, input(inputs, index)?, index)?;
+            acc = combine(kind, &acc, required(inputs, index)?, index)?;
+        }
+        if matches!(op, Op::Mean) {
+            let Some(sum) = acc.as_f32() else {
+                return Err(type_error(0, first, "f32"));
+            };
+            let n = inputs.len() as f32;
+            return single(TensorValue::F32(sum.mapv(|v| v / n)));
         }
         return single(acc);
     }
@@ -162,7 +199,7 @@ pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
             inputs.len()
         )));
     }
-    single(combine(kind, first, input(inputs, 1)?, 1)?)
+    single(combine(kind, first, required(inputs, 1)?, 1)?)
 }
 
 /// PRelu: `x < 0 ? slope * x : x`, the slope broadcast to the input's shape
@@ -178,7 +215,7 @@ pub(super) fn prelu(inputs: &[Option<&TensorValue>]) -> KernelResult {
     if s_shape.len() == 1
         && x.ndim() >= 3
         && s_shape[0] == x.shape()[1]
-        && super::broadcast::broadcast_shape(x.shape(), &s_shape).is_err()
+        && crate::tensor_ops::broadcast_shapes(&[x.shape(), &s_shape]).is_err()
     {
         s_shape.extend(std::iter::repeat_n(1, x.ndim() - 2));
     }

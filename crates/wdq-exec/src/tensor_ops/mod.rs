@@ -28,13 +28,13 @@ pub(crate) use movement::{
 pub(crate) use pad::{pad_amounts, padded_shape};
 pub(crate) use qdq::quantized_dtype;
 pub(crate) use reduce::{reduce_axes, reduced_shape};
-pub(crate) use resize::resize_plan;
+pub(crate) use resize::{resize_linear_grad, resize_plan};
 pub(crate) use shape_ops::{
     axes_operand, expand_shape, flatten_shape, reshape_spec, reshape_target, shape_of,
     shape_operand, squeeze_shape, unsqueeze_shape,
 };
 
-use crate::tensor_ops::elem::{int_values, norm_axis, required};
+use crate::kit::{int_values, norm_axis, required};
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
 use logic::Comparison;
 use ndarray::{ArrayD, IxDyn};
@@ -141,6 +141,8 @@ pub fn run_with_outputs(
         Op::ReduceMean(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Mean)?),
         Op::ReduceSum(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Sum)?),
         Op::ReduceMax(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Max)?),
+        Op::ReduceMin(a) => one(reduce::reduce(a, inputs, x()?, Reduction::Min)?),
+        Op::ReduceL2(a) => one(reduce::reduce(a, inputs, x()?, Reduction::L2)?),
         Op::Where => one(logic::where_(
             x()?,
             required(inputs, 1)?,

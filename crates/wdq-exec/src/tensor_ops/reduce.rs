@@ -1,8 +1,9 @@
-//! ReduceMean, ReduceSum and ReduceMax over f32, f64, i64 and i32. Axes are
+//! ReduceMean, ReduceSum, ReduceMax, ReduceMin and ReduceL2 over f32, f64, i64 and i32. Axes are
 //! an attribute before opset 13 (ReduceSum) or 18 (the others) and input 1
 //! after; either form is read when present.
 
-use crate::tensor_ops::elem::{array, int_values, norm_axis, optional, Elem};
+use crate::kit::{array, int_values, norm_axis, optional};
+use crate::tensor_ops::elem::Elem;
 use crate::{KernelError, TensorValue};
 use ndarray::{ArrayD, Axis};
 use wdq_ir::op::ReduceAttrs;
@@ -13,6 +14,9 @@ pub(crate) enum Reduction {
     Mean,
     Sum,
     Max,
+    Min,
+    /// `sqrt(sum x^2)`.
+    L2,
 }
 
 /// The axes to reduce (sorted, distinct), or `None` for a no-op
@@ -61,6 +65,9 @@ fn reduce_array<T: Elem>(
     how: Reduction,
 ) -> Result<ArrayD<T>, KernelError> {
     let mut out = a.clone();
+    if how == Reduction::L2 {
+        out.mapv_inplace(|x| T::from_f64(x.to_f64() * x.to_f64()));
+    }
     let mut count = 1usize;
     for &axis in axes.iter().rev() {
         count *= a.shape()[axis];
@@ -72,14 +79,25 @@ fn reduce_array<T: Elem>(
                     m
                 }
             }),
+            Reduction::Min => out.fold_axis(Axis(axis), T::HIGHEST, |&m, &x| {
+                if x < m || x.to_f64().is_nan() {
+                    x
+                } else {
+                    m
+                }
+            }),
             Reduction::Sum | Reduction::Mean => {
                 out.fold_axis(Axis(axis), T::default(), |&s, &x| s.plus(x))
             }
+            Reduction::L2 => out.fold_axis(Axis(axis), T::default(), |&s, &x| s.plus(x)),
         };
     }
     if how == Reduction::Mean {
         let n = count as f64;
         out.mapv_inplace(|s| T::from_f64(s.to_f64() / n));
+    }
+    if how == Reduction::L2 {
+        out.mapv_inplace(|s| T::from_f64(s.to_f64().sqrt()));
     }
     let shape = reduced_shape(a.shape(), axes, keepdims);
     array(&shape, out.iter().copied().collect())

@@ -3,7 +3,8 @@
 //! takes scales as input 1 (asymmetric coordinates, "simple" nearest
 //! rounding); opset 11+ takes roi, scales, sizes as inputs 1..3.
 
-use crate::tensor_ops::elem::{float_values, map_any, norm_axis, optional, select_cartesian};
+use crate::kit::{float_values, norm_axis, optional};
+use crate::tensor_ops::elem::{map_any, select_cartesian};
 use crate::{KernelError, TensorValue};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use wdq_ir::op::ResizeAttrs;
@@ -59,7 +60,7 @@ pub(crate) fn resize_plan(
             }
         }
         (None, Some(z)) => {
-            let sizes = crate::tensor_ops::elem::int_values(z, sizes_at)?;
+            let sizes = crate::kit::int_values(z, sizes_at)?;
             if sizes.len() != axes.len() || sizes.iter().any(|&x| x < 0) {
                 return Err(KernelError::Shape(format!(
                     "bad Resize sizes {sizes:?} for axes {axes:?}"
@@ -105,7 +106,7 @@ pub(crate) fn resize_plan(
             return Err(KernelError::Shape("Resize needs scales or sizes".into()));
         }
     }
-    crate::tensor_ops::elem::element_count(&out_shape)?;
+    crate::kit::element_count(&out_shape)?;
     Ok(ResizePlan { out_shape, scales })
 }
 
@@ -263,6 +264,81 @@ pub(crate) fn resize(
     }
 }
 
+/// Backward of a linear Resize: inputs `(dY, X, roi, scales, sizes)` (the
+/// forward's inputs after `dY`), output `dX`. Linear Resize applies one
+/// interpolation matrix per axis; the gradient applies their transposes in
+/// the reverse order (each output element's two weights scatter back to
+/// the two source elements they read).
+pub(crate) fn resize_linear_grad(
+    attrs: &ResizeAttrs,
+    inputs: &[Option<&TensorValue>],
+    opset: i64,
+) -> Result<TensorValue, KernelError> {
+    if attrs.mode.as_deref() != Some("linear") || attrs.antialias.unwrap_or(0) != 0 {
+        return Err(KernelError::Unsupported(
+            "a Resize gradient other than linear without antialias".into(),
+        ));
+    }
+    let dy = crate::kit::f32_input(inputs, 0)?;
+    let x = crate::kit::required(inputs, 1)?;
+    let plan = resize_plan(attrs, &inputs[1..], x.shape(), opset)?;
+    let (coord, _) = parse_modes(attrs, opset)?;
+    let shape = x.shape().to_vec();
+    if dy.shape() != plan.out_shape.as_slice() {
+        return Err(KernelError::Shape(format!(
+            "Resize output gradient {:?}, expected {:?}",
+            dy.shape(),
+            plan.out_shape
+        )));
+    }
+    let mut g = dy.clone();
+    for axis in (0..shape.len()).rev() {
+        let (n, o, s) = (shape[axis], plan.out_shape[axis], plan.scales[axis]);
+        if n == o && s == 1.0 {
+            continue;
+        }
+        g = linear_axis_adjoint(&g, axis, n, |j| source(coord, j, s, n, o));
+    }
+    Ok(TensorValue::F32(g))
+}
+
+/// The taps of output index `j` of a linear axis: `(x0, w0, x1, w1)`.
+fn linear_taps(x: f32, len_in: usize) -> (usize, f32, usize, f32) {
+    let last = len_in - 1;
+    let x = x.clamp(0.0, last as f32);
+    let x0 = (x as usize).min(last);
+    let x1 = (x0 + 1).min(last);
+    let w1 = x - x0 as f32;
+    (x0, 1.0 - w1, x1, w1)
+}
+
+/// The transpose of [`linear_axis`]: `g` (output-sized on `axis`) scattered
+/// back to `len_in` source positions, in output order.
+fn linear_axis_adjoint(
+    g: &ArrayD<f32>,
+    axis: usize,
+    len_in: usize,
+    coord: impl Fn(usize) -> f32,
+) -> ArrayD<f32> {
+    let mut shape = g.shape().to_vec();
+    shape[axis] = len_in;
+    let mut out = ArrayD::zeros(IxDyn(&shape));
+    if len_in == 0 {
+        return out;
+    }
+    for j in 0..g.shape()[axis] {
+        let (x0, w0, x1, w1) = linear_taps(coord(j), len_in);
+        let gj = g.index_axis(Axis(axis), j);
+        Zip::from(out.index_axis_mut(Axis(axis), x0))
+            .and(&gj)
+            .for_each(|o, &v| *o += v * w0);
+        Zip::from(out.index_axis_mut(Axis(axis), x1))
+            .and(&gj)
+            .for_each(|o, &v| *o += v * w1);
+    }
+    out
+}
+
 fn linear_axis(
     a: &ArrayD<f32>,
     axis: usize,
@@ -276,13 +352,8 @@ fn linear_axis(
     if len_in == 0 {
         return out;
     }
-    let last = len_in - 1;
     for j in 0..len_out {
-        let x = coord(j).clamp(0.0, last as f32);
-        let x0 = (x as usize).min(last);
-        let x1 = (x0 + 1).min(last);
-        let w1 = x - x0 as f32;
-        let w0 = 1.0 - w1;
+        let (x0, w0, x1, w1) = linear_taps(coord(j), len_in);
         Zip::from(out.index_axis_mut(Axis(axis), j))
             .and(a.index_axis(Axis(axis), x0))
             .and(a.index_axis(Axis(axis), x1))

@@ -94,8 +94,16 @@ fn compare(got: &TensorValue, want: &TensorValue) -> Result<f64, String> {
 
 /// Runs one case; returns the largest difference over its outputs.
 fn run_case(onnx: &Path) -> Result<f64, String> {
+    run_case_at(onnx, None)
+}
+
+/// [`run_case`], the model first converted to opset `target` if given.
+fn run_case_at(onnx: &Path, target: Option<i64>) -> Result<f64, String> {
     let stem = onnx.with_extension("");
-    let model = wdq_onnx::load_model(onnx).map_err(|e| format!("import: {e}"))?;
+    let mut model = wdq_onnx::load_model(onnx).map_err(|e| format!("import: {e}"))?;
+    if let Some(target) = target {
+        wdq_onnx::convert_opset(&mut model, target).map_err(|e| format!("convert: {e}"))?;
+    }
     let plan = Plan::new(&model).map_err(|e| format!("plan: {e}"))?;
     let inputs = read_npz(&stem.with_extension("inputs.npz"))?;
     let expected = read_npz(&stem.with_extension("expected.npz"))?;
@@ -176,4 +184,35 @@ fn single_op_cases_match_onnxruntime() {
 #[test]
 fn model_cases_match_onnxruntime() {
     run_folder("models");
+}
+
+#[test]
+fn recurrent_cases_match_onnxruntime() {
+    run_folder("recurrent");
+}
+
+#[test]
+fn einsum_cases_match_onnxruntime() {
+    run_folder("einsum");
+}
+
+/// The opset-6 broadcast cases (`broadcast=1`, with and without `axis`;
+/// fixtures/gen/make_legacy_broadcast.py) converted to opset 13 match the
+/// reference written from the opset-6 spec.
+#[test]
+fn legacy_broadcast_cases_match_after_conversion() {
+    let dir = fixtures("legacy");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+        .collect();
+    cases.sort();
+    assert_eq!(cases.len(), 6, "cases in {}", dir.display());
+    for case in &cases {
+        match run_case_at(case, Some(13)) {
+            Ok(diff) => println!("ok    {} max |diff| {diff:.3e}", case.display()),
+            Err(why) => panic!("{}: {why}", case.display()),
+        }
+    }
 }

@@ -4,7 +4,8 @@
 use super::Outcome;
 use crate::opset::edit::{NodeAttrs, Rewriter};
 use crate::opset::infer::Facts;
-use wdq_ir::{AttrValue, DType, NodeId, ValueDef};
+use wdq_ir::op::AxesAttrs;
+use wdq_ir::{AttrValue, DType, NodeId, Op, ValueDef};
 
 pub(crate) fn drop_consumed_inputs(
     _: &mut Rewriter,
@@ -18,19 +19,58 @@ pub(crate) fn drop_consumed_inputs(
 }
 
 /// Opset 7 dropped `broadcast`/`axis` for numpy-style broadcasting, which
-/// agrees with the old suffix broadcasting when no `axis` is given.
+/// agrees with the old suffix broadcasting when no `axis` is given. With
+/// an `axis`, B's dims line up with A's from `axis` on: B gains trailing
+/// unit axes (an Unsqueeze before the node) so that numpy broadcasting
+/// lines them up the same way. That needs the ranks of A and B.
 pub(crate) fn legacy_broadcast(
-    _: &mut Rewriter,
-    _: &Facts,
-    _: NodeId,
+    rw: &mut Rewriter,
+    facts: &Facts,
+    node: NodeId,
     a: &mut NodeAttrs,
     _: i64,
 ) -> Outcome {
-    if a.int("broadcast").unwrap_or(0) != 0 && a.has("axis") {
-        return Err("legacy broadcasting with an explicit `axis` is not supported".into());
-    }
+    let axis = a.int("axis");
+    let broadcast = a.int("broadcast").unwrap_or(0) != 0;
     a.remove("broadcast");
     a.remove("axis");
+    let Some(axis) = axis.filter(|_| broadcast) else {
+        return Ok(());
+    };
+    let inputs = &rw.graph.node(node).inputs;
+    let (Some(lhs), Some(rhs)) = (
+        inputs.first().copied().flatten(),
+        inputs.get(1).copied().flatten(),
+    ) else {
+        return Err("legacy broadcasting needs two inputs".into());
+    };
+    let (Some(rank_a), Some(rank_b)) = (facts.rank(lhs), facts.rank(rhs)) else {
+        return Err(
+            "legacy broadcasting with an explicit `axis` needs the ranks of both inputs".into(),
+        );
+    };
+    let start = if axis < 0 { axis + rank_a as i64 } else { axis };
+    let trailing = rank_a as i64 - start - rank_b as i64;
+    if start < 0 || trailing < 0 {
+        return Err(format!(
+            "B of rank {rank_b} does not fit A of rank {rank_a} from axis {axis}"
+        ));
+    }
+    if trailing > 0 {
+        let axes: Vec<i64> = (rank_b as i64..rank_b as i64 + trailing).collect();
+        let label = rw.graph.node_label(node);
+        let out = rw.value(&format!("{label}_aligned"));
+        let unsqueeze = Op::Unsqueeze(AxesAttrs { axes: Some(axes) });
+        rw.insert(
+            node,
+            false,
+            &format!("{label}_align"),
+            unsqueeze,
+            vec![Some(rhs)],
+            vec![Some(out)],
+        );
+        rw.set_input(node, 1, Some(out));
+    }
     Ok(())
 }
 
