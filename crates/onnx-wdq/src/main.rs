@@ -80,6 +80,7 @@ fn error_chain(e: &anyhow::Error) -> String {
 /// Loads a dataset for `model`, checking labels against its declared classes.
 fn load_dataset(model: &wdq_ir::Model, path: &std::path::Path) -> Result<Dataset> {
     let data = Dataset::load(path, &required_inputs(model))?;
+    data.check_shapes(path, model)?;
     if let Some(classes) = onnx_wdq::declared_classes(model) {
         data.check_labels(path, classes)?;
     }
