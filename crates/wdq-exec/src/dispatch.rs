@@ -19,48 +19,10 @@ pub struct KernelContext {
 /// optional output the kernel does not produce).
 pub type KernelResult = Result<Vec<Option<TensorValue>>, KernelError>;
 
-/// Whether `op` belongs to the compute family ([`crate::nn`]).
+/// Whether `op` belongs to the compute family ([`crate::nn`]), as its
+/// metadata row says ([`wdq_ir::OpMeta::is_compute`]).
 pub fn is_compute_op(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Conv(_)
-            | Op::ConvTranspose(_)
-            | Op::Gemm(_)
-            | Op::MatMul
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Pow
-            | Op::Max
-            | Op::Min
-            | Op::Relu
-            | Op::LeakyRelu(_)
-            | Op::PRelu
-            | Op::Clip(_)
-            | Op::Sigmoid
-            | Op::Tanh
-            | Op::HardSigmoid(_)
-            | Op::HardSwish
-            | Op::Erf
-            | Op::Gelu(_)
-            | Op::Exp
-            | Op::Log
-            | Op::Sqrt
-            | Op::Neg
-            | Op::Abs
-            | Op::Floor
-            | Op::Ceil
-            | Op::Reciprocal
-            | Op::Softmax(_)
-            | Op::LogSoftmax(_)
-            | Op::BatchNormalization(_)
-            | Op::LayerNormalization(_)
-            | Op::MaxPool(_)
-            | Op::AveragePool(_)
-            | Op::GlobalAveragePool
-            | Op::GlobalMaxPool
-    )
+    op.meta().is_compute()
 }
 
 /// Runs one op on its inputs (`None` for an omitted optional input).
@@ -92,9 +54,25 @@ pub fn run_node(
     {
         return Err(KernelError::Unsupported(format!("op {domain}::{op_type}")));
     }
+    check_arity(op, inputs)?;
     if is_compute_op(op) {
         crate::nn::run(op, ctx, inputs)
     } else {
         crate::tensor_ops::run_with_outputs(op, ctx, inputs, outputs)
+    }
+}
+
+/// Refuses more inputs than the op's row allows, and a missing required one.
+fn check_arity(op: &Op, inputs: &[Option<&TensorValue>]) -> Result<(), KernelError> {
+    let arity = op.meta().inputs;
+    if inputs.len() > arity.max {
+        return Err(KernelError::Arity {
+            got: inputs.len(),
+            expected: arity.to_string(),
+        });
+    }
+    match (0..arity.min).find(|&i| inputs.get(i).copied().flatten().is_none()) {
+        Some(index) => Err(KernelError::MissingInput { index }),
+        None => Ok(()),
     }
 }

@@ -22,6 +22,8 @@ pub enum KernelError {
     Attribute { name: &'static str, why: String },
     #[error("{0} is not supported")]
     Unsupported(String),
+    #[error("{got} inputs given, the op takes {expected}")]
+    Arity { got: usize, expected: String },
 }
 
 /// An execution failure, naming the node and op.

@@ -10,6 +10,7 @@ mod error;
 pub mod fold;
 pub mod grad;
 pub mod infer;
+mod kit;
 pub mod nn;
 pub mod plan;
 pub mod tensor_ops;

@@ -58,6 +58,39 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The activation `op` is, with what its derivative needs (`opset`:
+    /// the model's default-domain version; Clip's bounds are attributes
+    /// before 11). `None` for an op whose row has no activation gradient.
+    pub fn of(op: &Op, opset: i64) -> Option<Activation> {
+        Some(match op {
+            Op::Relu => Activation::Relu,
+            Op::LeakyRelu(a) => Activation::LeakyRelu {
+                alpha: a.alpha.unwrap_or(0.01),
+            },
+            Op::Sigmoid => Activation::Sigmoid,
+            Op::Tanh => Activation::Tanh,
+            Op::HardSigmoid(a) => Activation::HardSigmoid {
+                alpha: a.alpha.unwrap_or(0.2),
+                beta: a.beta.unwrap_or(0.5),
+            },
+            Op::HardSwish => Activation::HardSwish,
+            Op::Erf => Activation::Erf,
+            Op::Gelu(a) => Activation::Gelu {
+                tanh: a.approximate.as_deref() == Some("tanh"),
+            },
+            Op::Abs => Activation::Abs,
+            Op::Clip(a) if opset < 11 => Activation::Clip {
+                min: Some(a.min.unwrap_or(f32::MIN)),
+                max: Some(a.max.unwrap_or(f32::MAX)),
+            },
+            Op::Clip(_) => Activation::Clip {
+                min: None,
+                max: None,
+            },
+            _ => return None,
+        })
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Activation::Relu => "ReluGrad",
@@ -281,6 +314,17 @@ impl GradOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_activation_row_names_a_derivative() {
+        for meta in Op::ALL_META {
+            if meta.grad != crate::GradRule::Activation {
+                continue;
+            }
+            let op = Op::from_onnx(meta.name, &[]).unwrap().unwrap();
+            assert!(Activation::of(&op, 21).is_some(), "{}", meta.name);
+        }
+    }
 
     #[test]
     fn grad_ops_name_their_domain_and_attributes() {

@@ -4,6 +4,7 @@
 
 use crate::attr::{op_attrs, UnknownAttr};
 use crate::grad_op::GradOp;
+use crate::op_meta::{Family, GradRule::*, OpMeta, ShapeRule::*, VARIADIC};
 use crate::{Attr, Tensor};
 use std::sync::Arc;
 
@@ -141,7 +142,7 @@ pub struct OpaqueAttr {
 
 /// Declares the closed op set: variant, attribute struct (if any) and ONNX name.
 macro_rules! define_ops {
-    ($( $variant:ident $(($attrs:ident))? = $onnx:literal ),* $(,)?) => {
+    ($( $variant:ident $(($attrs:ident))? = $onnx:literal => $meta:expr ),* $(,)?) => {
         /// An operation. Known ops are ONNX default-domain ops; see [`Op::Opaque`].
         #[derive(Clone, Debug, PartialEq)]
         pub enum Op {
@@ -154,6 +155,33 @@ macro_rules! define_ops {
         }
 
         impl Op {
+            /// The metadata row of every closed-set op, in declaration order.
+            pub const ALL_META: &'static [OpMeta] = &[ $( $meta.named($onnx) ),* ];
+
+            /// This op's metadata row ([`crate::op_meta`]); opaque and
+            /// gradient ops get a row of their own family.
+            pub fn meta(&self) -> &'static OpMeta {
+                match self {
+                    $( define_ops!(@pat $variant $(($attrs))?) => {
+                        const M: OpMeta = $meta.named($onnx);
+                        &M
+                    } )*
+                    Op::Opaque { .. } => &OPAQUE_META,
+                    Op::Grad(_) => &GRAD_META,
+                }
+            }
+
+            /// The row of the closed-set op named `op_type`.
+            pub(crate) fn meta_of_name(op_type: &str) -> Option<&'static OpMeta> {
+                match op_type {
+                    $( $onnx => {
+                        const M: OpMeta = $meta.named($onnx);
+                        Some(&M)
+                    } )*
+                    _ => None,
+                }
+            }
+
             /// The closed-set op named `op_type` (default domain) with these
             /// attributes; `None` if the name is unknown.
             ///
@@ -207,84 +235,94 @@ macro_rules! define_ops {
     (@attrs $a:ident) => { Vec::new() };
 }
 
+// One row per op: variant (attributes), ONNX name, metadata (op_meta.rs).
 define_ops! {
-    Conv(ConvAttrs) = "Conv",
-    ConvTranspose(ConvAttrs) = "ConvTranspose",
-    Gemm(GemmAttrs) = "Gemm",
-    MatMul = "MatMul",
-    Add = "Add",
-    Sub = "Sub",
-    Mul = "Mul",
-    Div = "Div",
-    Pow = "Pow",
-    Max = "Max",
-    Min = "Min",
-    Relu = "Relu",
-    LeakyRelu(ActivationAttrs) = "LeakyRelu",
-    PRelu = "PRelu",
-    Clip(ClipAttrs) = "Clip",
-    Sigmoid = "Sigmoid",
-    Tanh = "Tanh",
-    HardSigmoid(ActivationAttrs) = "HardSigmoid",
-    HardSwish = "HardSwish",
-    Erf = "Erf",
-    Gelu(ActivationAttrs) = "Gelu",
-    Exp = "Exp",
-    Log = "Log",
-    Sqrt = "Sqrt",
-    Neg = "Neg",
-    Abs = "Abs",
-    Floor = "Floor",
-    Ceil = "Ceil",
-    Reciprocal = "Reciprocal",
-    Softmax(AxisAttrs) = "Softmax",
-    LogSoftmax(AxisAttrs) = "LogSoftmax",
-    BatchNormalization(BatchNormAttrs) = "BatchNormalization",
-    LayerNormalization(LayerNormAttrs) = "LayerNormalization",
-    MaxPool(PoolAttrs) = "MaxPool",
-    AveragePool(PoolAttrs) = "AveragePool",
-    GlobalAveragePool = "GlobalAveragePool",
-    GlobalMaxPool = "GlobalMaxPool",
-    Flatten(AxisAttrs) = "Flatten",
-    Reshape(ReshapeAttrs) = "Reshape",
-    Transpose(TransposeAttrs) = "Transpose",
-    Concat(AxisAttrs) = "Concat",
-    Split(SplitAttrs) = "Split",
-    Slice(SliceAttrs) = "Slice",
-    Squeeze(AxesAttrs) = "Squeeze",
-    Unsqueeze(AxesAttrs) = "Unsqueeze",
-    Pad(PadAttrs) = "Pad",
-    Gather(AxisAttrs) = "Gather",
-    Identity = "Identity",
-    Dropout(DropoutAttrs) = "Dropout",
-    Resize(ResizeAttrs) = "Resize",
-    ReduceMean(ReduceAttrs) = "ReduceMean",
-    ReduceSum(ReduceAttrs) = "ReduceSum",
-    ReduceMax(ReduceAttrs) = "ReduceMax",
-    Where = "Where",
-    Equal = "Equal",
-    Greater = "Greater",
-    Less = "Less",
-    Not = "Not",
-    Cast(CastAttrs) = "Cast",
-    Shape(ShapeAttrs) = "Shape",
-    ConstantOfShape(ConstantOfShapeAttrs) = "ConstantOfShape",
-    Expand = "Expand",
-    Tile = "Tile",
-    Range = "Range",
-    Constant(ConstantAttrs) = "Constant",
-    QuantizeLinear(QdqAttrs) = "QuantizeLinear",
-    DequantizeLinear(QdqAttrs) = "DequantizeLinear",
+    Conv(ConvAttrs) = "Conv" => OpMeta::compute().ins(2, 3).shape(SameRank).grad(Layer).weighted(),
+    ConvTranspose(ConvAttrs) = "ConvTranspose" => OpMeta::compute().ins(2, 3).shape(SameRank).grad(Layer).weighted(),
+    Gemm(GemmAttrs) = "Gemm" => OpMeta::compute().ins(2, 3).grad(Layer).weighted(),
+    MatMul = "MatMul" => OpMeta::compute().ins(2, 2).grad(Layer).weighted(),
+    Add = "Add" => OpMeta::binary(),
+    Sub = "Sub" => OpMeta::binary(),
+    Mul = "Mul" => OpMeta::binary(),
+    Div = "Div" => OpMeta::binary(),
+    Pow = "Pow" => OpMeta::binary(),
+    Max = "Max" => OpMeta::variadic(),
+    Min = "Min" => OpMeta::variadic(),
+    Relu = "Relu" => OpMeta::unary().grad(Activation),
+    LeakyRelu(ActivationAttrs) = "LeakyRelu" => OpMeta::unary().grad(Activation),
+    PRelu = "PRelu" => OpMeta::compute().ins(2, 2).shape(Same).grad(Layer),
+    Clip(ClipAttrs) = "Clip" => OpMeta::unary().ins(1, 3).grad(Activation),
+    Sigmoid = "Sigmoid" => OpMeta::unary().grad(Activation),
+    Tanh = "Tanh" => OpMeta::unary().grad(Activation),
+    HardSigmoid(ActivationAttrs) = "HardSigmoid" => OpMeta::unary().grad(Activation),
+    HardSwish = "HardSwish" => OpMeta::unary().grad(Activation),
+    Erf = "Erf" => OpMeta::unary().grad(Activation),
+    Gelu(ActivationAttrs) = "Gelu" => OpMeta::unary().grad(Activation),
+    Exp = "Exp" => OpMeta::unary().grad(Elementwise),
+    Log = "Log" => OpMeta::unary().grad(Elementwise),
+    Sqrt = "Sqrt" => OpMeta::unary().grad(Elementwise),
+    Neg = "Neg" => OpMeta::unary().grad(Elementwise),
+    Abs = "Abs" => OpMeta::unary().grad(Activation),
+    Floor = "Floor" => OpMeta::unary(),
+    Ceil = "Ceil" => OpMeta::unary(),
+    Reciprocal = "Reciprocal" => OpMeta::unary().grad(Elementwise),
+    Softmax(AxisAttrs) = "Softmax" => OpMeta::compute().shape(Same).grad(Layer),
+    LogSoftmax(AxisAttrs) = "LogSoftmax" => OpMeta::compute().shape(Same).grad(Layer),
+    BatchNormalization(BatchNormAttrs) = "BatchNormalization" => OpMeta::compute().ins(5, 5).outs(1, 5).shape(Same).grad(Layer),
+    LayerNormalization(LayerNormAttrs) = "LayerNormalization" => OpMeta::compute().ins(2, 3).outs(1, 3).shape(Same).grad(Layer),
+    MaxPool(PoolAttrs) = "MaxPool" => OpMeta::compute().outs(1, 2).shape(SameRank).grad(Layer),
+    AveragePool(PoolAttrs) = "AveragePool" => OpMeta::compute().shape(SameRank).grad(Layer),
+    GlobalAveragePool = "GlobalAveragePool" => OpMeta::compute().shape(SameRank).grad(Layer),
+    GlobalMaxPool = "GlobalMaxPool" => OpMeta::compute().shape(SameRank).grad(Layer),
+    Flatten(AxisAttrs) = "Flatten" => OpMeta::tensor().grad(Movement),
+    Reshape(ReshapeAttrs) = "Reshape" => OpMeta::tensor().ins(1, 2).grad(Movement),
+    Transpose(TransposeAttrs) = "Transpose" => OpMeta::tensor().shape(SameRank).grad(Movement),
+    Concat(AxisAttrs) = "Concat" => OpMeta::tensor().ins(1, VARIADIC).shape(SameRank).grad(Movement),
+    Split(SplitAttrs) = "Split" => OpMeta::tensor().ins(1, 2).outs(1, VARIADIC).shape(SameRank).grad(Movement),
+    Slice(SliceAttrs) = "Slice" => OpMeta::tensor().ins(1, 5).shape(SameRank).grad(Movement),
+    Squeeze(AxesAttrs) = "Squeeze" => OpMeta::tensor().ins(1, 2).grad(Movement),
+    Unsqueeze(AxesAttrs) = "Unsqueeze" => OpMeta::tensor().ins(1, 2).grad(Movement),
+    Pad(PadAttrs) = "Pad" => OpMeta::tensor().ins(1, 4).shape(SameRank).grad(Movement),
+    Gather(AxisAttrs) = "Gather" => OpMeta::tensor().ins(2, 2).grad(Movement),
+    Identity = "Identity" => OpMeta::tensor().shape(Same).grad(Movement),
+    Dropout(DropoutAttrs) = "Dropout" => OpMeta::tensor().ins(1, 3).outs(1, 2).shape(Same).grad(Movement),
+    Resize(ResizeAttrs) = "Resize" => OpMeta::tensor().ins(1, 4).shape(SameRank).grad(Movement),
+    ReduceMean(ReduceAttrs) = "ReduceMean" => OpMeta::tensor().ins(1, 2).grad(Movement),
+    ReduceSum(ReduceAttrs) = "ReduceSum" => OpMeta::tensor().ins(1, 2).grad(Movement),
+    ReduceMax(ReduceAttrs) = "ReduceMax" => OpMeta::tensor().ins(1, 2),
+    Where = "Where" => OpMeta::tensor().ins(3, 3).grad(Elementwise),
+    Equal = "Equal" => OpMeta::tensor().ins(2, 2).shape(Compare),
+    Greater = "Greater" => OpMeta::tensor().ins(2, 2).shape(Compare),
+    Less = "Less" => OpMeta::tensor().ins(2, 2).shape(Compare),
+    Not = "Not" => OpMeta::tensor(),
+    Cast(CastAttrs) = "Cast" => OpMeta::tensor().grad(Movement),
+    Shape(ShapeAttrs) = "Shape" => OpMeta::tensor(),
+    ConstantOfShape(ConstantOfShapeAttrs) = "ConstantOfShape" => OpMeta::tensor(),
+    Expand = "Expand" => OpMeta::tensor().ins(2, 2).grad(Movement),
+    Tile = "Tile" => OpMeta::tensor().ins(2, 2).shape(SameRank).grad(Movement),
+    Range = "Range" => OpMeta::tensor().ins(3, 3),
+    Constant(ConstantAttrs) = "Constant" => OpMeta::tensor().ins(0, 0),
+    QuantizeLinear(QdqAttrs) = "QuantizeLinear" => OpMeta::tensor().ins(2, 3).grad(Movement),
+    DequantizeLinear(QdqAttrs) = "DequantizeLinear" => OpMeta::tensor().ins(2, 3).grad(Movement),
 }
+
+/// The row of every [`Op::Opaque`]: not run, any arity.
+const OPAQUE_META: OpMeta = OpMeta::not_run()
+    .ins(0, VARIADIC)
+    .outs(1, VARIADIC)
+    .named("");
+
+/// The row of every [`Op::Grad`]: run by wdq-exec's gradient kernels.
+const GRAD_META: OpMeta = OpMeta::of(Family::Gradient)
+    .ins(1, VARIADIC)
+    .outs(1, VARIADIC)
+    .named("");
 
 impl Op {
     /// Whether this op owns a trainable weight tensor (a "layer" in the
     /// method's sense) when that operand is constant.
     pub fn is_weighted_kind(&self) -> bool {
-        matches!(
-            self,
-            Op::Conv(_) | Op::ConvTranspose(_) | Op::Gemm(_) | Op::MatMul
-        )
+        self.meta().weighted
     }
 }
 

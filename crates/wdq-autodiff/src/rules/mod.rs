@@ -12,7 +12,7 @@ mod nn;
 
 use crate::builder::Builder;
 use crate::AutodiffError;
-use wdq_ir::{GradOp, Node, Op, ValueId};
+use wdq_ir::{GradOp, GradRule, Node, Op, ValueId};
 
 /// What a rule sees.
 pub(crate) struct Ctx<'a, 'g> {
@@ -133,14 +133,12 @@ impl Ctx<'_, '_> {
 /// [`AutodiffError::UnsupportedInput`] for an input the rule cannot
 /// differentiate (e.g. a pooling window size that depends on weights).
 pub(crate) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Grads, AutodiffError> {
-    if let Some(g) = nn::apply(ctx)? {
-        return Ok(g);
-    }
-    if let Some(g) = elementwise::apply(ctx)? {
-        return Ok(g);
-    }
-    if let Some(g) = movement::apply(ctx)? {
-        return Ok(g);
-    }
-    Err(ctx.non_differentiable(""))
+    let owned = match ctx.node.op.meta().grad {
+        GradRule::Activation => Some(nn::activation_rule(ctx)?),
+        GradRule::Layer => nn::apply(ctx)?,
+        GradRule::Elementwise => elementwise::apply(ctx)?,
+        GradRule::Movement => movement::apply(ctx)?,
+        GradRule::NotDifferentiable => None,
+    };
+    owned.ok_or_else(|| ctx.non_differentiable(""))
 }

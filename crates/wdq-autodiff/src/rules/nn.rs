@@ -141,63 +141,35 @@ pub(super) fn apply(ctx: &mut Ctx<'_, '_>) -> Result<Option<Grads>, AutodiffErro
             );
             spread(ctx, &outs, &[0, 1])
         }
-        _ => match activation(&op, ctx.opset) {
-            Some(act) => {
-                ctx.only_slots(&[0], "activation bounds and parameters are not trained")?;
-                let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
-                let mut inputs = vec![Some(dy), Some(x)];
-                if matches!(
-                    act,
-                    Activation::Clip {
-                        min: None,
-                        max: None
-                    }
-                ) {
-                    inputs.push(ctx.node.input(1));
-                    inputs.push(ctx.node.input(2));
-                }
-                let g = ctx.b.one_opt(
-                    &ctx.label.clone(),
-                    Op::Grad(GradOp::ActivationGrad(act)),
-                    inputs,
-                );
-                ctx.only(0, g)
-            }
-            None => return Ok(None),
-        },
+        _ => return Ok(None),
     };
     Ok(Some(g))
 }
 
-/// The activation an op is, with what its derivative needs.
-fn activation(op: &Op, opset: i64) -> Option<Activation> {
-    Some(match op {
-        Op::Relu => Activation::Relu,
-        Op::LeakyRelu(a) => Activation::LeakyRelu {
-            alpha: a.alpha.unwrap_or(0.01),
-        },
-        Op::Sigmoid => Activation::Sigmoid,
-        Op::Tanh => Activation::Tanh,
-        Op::HardSigmoid(a) => Activation::HardSigmoid {
-            alpha: a.alpha.unwrap_or(0.2),
-            beta: a.beta.unwrap_or(0.5),
-        },
-        Op::HardSwish => Activation::HardSwish,
-        Op::Erf => Activation::Erf,
-        Op::Gelu(a) => Activation::Gelu {
-            tanh: a.approximate.as_deref() == Some("tanh"),
-        },
-        Op::Abs => Activation::Abs,
-        Op::Clip(a) if opset < 11 => Activation::Clip {
-            min: Some(a.min.unwrap_or(f32::MIN)),
-            max: Some(a.max.unwrap_or(f32::MAX)),
-        },
-        Op::Clip(_) => Activation::Clip {
+/// The rule of an elementwise activation: `dX = dY * f'(X)` by
+/// [`GradOp::ActivationGrad`], the derivative named by [`Activation::of`].
+pub(super) fn activation_rule(ctx: &mut Ctx<'_, '_>) -> Result<Grads, AutodiffError> {
+    let act = Activation::of(&ctx.node.op, ctx.opset)
+        .ok_or_else(|| ctx.non_differentiable("no derivative is known"))?;
+    ctx.only_slots(&[0], "activation bounds and parameters are not trained")?;
+    let (dy, x) = (ctx.dy0()?, ctx.x(0)?);
+    let mut inputs = vec![Some(dy), Some(x)];
+    if matches!(
+        act,
+        Activation::Clip {
             min: None,
-            max: None,
-        },
-        _ => return None,
-    })
+            max: None
+        }
+    ) {
+        inputs.push(ctx.node.input(1));
+        inputs.push(ctx.node.input(2));
+    }
+    let g = ctx.b.one_opt(
+        &ctx.label.clone(),
+        Op::Grad(GradOp::ActivationGrad(act)),
+        inputs,
+    );
+    Ok(ctx.only(0, g))
 }
 
 /// Gemm: `Y = alpha * A' * B' + beta * C` with `A' = transA ? A^T : A`.

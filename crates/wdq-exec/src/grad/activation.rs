@@ -5,7 +5,7 @@
 //! HardSigmoid and HardSwish use their one-sided interior slopes.
 
 use super::{expect_shape, slot};
-use crate::nn::{contiguous, f32_input, PARALLEL_MIN};
+use crate::kit::{contiguous, f32_input, PARALLEL_MIN};
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::grad_op::{Activation, Wanted};

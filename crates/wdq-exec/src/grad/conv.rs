@@ -7,11 +7,12 @@
 //! per fixed batch chunk ([`super::BATCH_CHUNKS`]) and the chunk partials
 //! added in chunk order, so the bits do not depend on the thread count.
 
-use super::geometry::{self, Window, WindowAttrs};
+use super::geometry::Window;
 use super::im2col::{col2im, im2col};
 use super::{chunk_range, expect_shape, slot, BATCH_CHUNKS};
+use crate::kit::{contiguous, f32_input};
+use crate::nn::conv::check_shapes;
 use crate::nn::sgemm::{sgemm, MatMut, MatRef, Threads};
-use crate::nn::{contiguous, f32_input};
 use crate::{KernelError, KernelResult};
 use rayon::prelude::{
     IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
@@ -41,47 +42,14 @@ impl Problem {
     }
 }
 
-/// Reads `group` (default 1), which must be positive.
-pub(super) fn group_of(attrs: &ConvAttrs) -> Result<usize, KernelError> {
-    match attrs.group.unwrap_or(1) {
-        g if g >= 1 => Ok(g as usize),
-        g => Err(KernelError::Attribute {
-            name: "group",
-            why: format!("{g} must be >= 1"),
-        }),
-    }
-}
-
 fn problem(attrs: &ConvAttrs, x: &[usize], w: &[usize]) -> Result<Problem, KernelError> {
-    if x.len() < 3 || w.len() != x.len() {
-        return Err(KernelError::Shape(format!(
-            "Conv input {x:?} and weight {w:?} need the same rank >= 3"
-        )));
-    }
-    let group = group_of(attrs)?;
-    let (batch, cin, cout) = (x[0], x[1], w[0]);
-    if cin != w[1] * group || cout % group != 0 {
-        return Err(KernelError::Shape(format!(
-            "Conv input {x:?} and weight {w:?} do not fit group {group}"
-        )));
-    }
-    let win = geometry::resolve(
-        &x[2..],
-        WindowAttrs {
-            auto_pad: attrs.auto_pad.as_deref(),
-            kernel: &w[2..],
-            strides: attrs.strides.as_deref(),
-            dilations: attrs.dilations.as_deref(),
-            pads: attrs.pads.as_deref(),
-            ceil_mode: false,
-        },
-    )?;
+    let s = check_shapes(attrs, x, w, None)?;
     Ok(Problem {
-        batch,
-        cin,
-        cout,
-        group,
-        win,
+        batch: s.batch,
+        cin: s.in_channels,
+        cout: s.out_channels,
+        group: s.group,
+        win: s.window,
     })
 }
 

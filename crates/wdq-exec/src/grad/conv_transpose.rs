@@ -6,13 +6,12 @@
 //! chunk and added in chunk order. The window is the forward kernel's
 //! (`nn/conv_transpose.rs`).
 
-use super::conv::{bias_grad, group_of, inner_threads, sum_in_order};
-use super::geometry::MAX_SPATIAL;
+use super::conv::{bias_grad, inner_threads, sum_in_order};
 use super::im2col::im2col;
 use super::{chunk_range, expect_shape, slot, BATCH_CHUNKS};
-use crate::nn::conv_transpose::window;
+use crate::kit::{contiguous, f32_input};
+use crate::nn::conv_transpose::{check_shapes, ConvTransposeShape};
 use crate::nn::sgemm::{sgemm, MatMut, MatRef};
-use crate::nn::{contiguous, f32_input};
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{
     IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
@@ -29,26 +28,18 @@ pub(super) fn conv_transpose_grad(
     let dy = f32_input(inputs, 0)?;
     let x = f32_input(inputs, 1)?;
     let w = f32_input(inputs, 2)?;
-    let (xs, ws) = (x.shape(), w.shape());
-    if xs.len() < 3 || ws.len() != xs.len() {
-        return Err(KernelError::Shape(format!(
-            "ConvTranspose input {xs:?} and weight {ws:?} need the same rank >= 3"
-        )));
-    }
-    let group = group_of(attrs)?;
-    let (batch, cin) = (xs[0], xs[1]);
-    if ws[0] != cin || cin % group != 0 {
-        return Err(KernelError::Shape(format!(
-            "ConvTranspose input {xs:?} and weight {ws:?} do not fit group {group}"
-        )));
-    }
-    let (cin_g, cout_g) = (cin / group, ws[1]);
-    let cout = cout_g * group;
-    let win = window(attrs, &xs[2..], &ws[2..])?;
+    let ConvTransposeShape {
+        batch,
+        cin,
+        cin_g,
+        cout_g,
+        cout,
+        group,
+        win,
+        out: y_dims,
+    } = check_shapes(attrs, x.shape(), w.shape(), None)?;
     let (in_plane, out_plane) = (win.output_len(), win.input_len());
     let rows = cout_g * win.kernel_len();
-    let mut y_dims = vec![batch, cout];
-    y_dims.extend_from_slice(&win.input[MAX_SPATIAL - win.rank..]);
     expect_shape(dy.shape(), &y_dims, "ConvTranspose output gradient")?;
     let (dyd, xd, wd) = (contiguous(dy), contiguous(x), contiguous(w));
     let patches = |n: usize, g: usize, col: &mut Vec<f32>| {
@@ -124,5 +115,9 @@ pub(super) fn conv_transpose_grad(
     let db = wanted
         .get(2)
         .then(|| bias_grad(&dyd, batch, cout, out_plane));
-    Ok(vec![slot(xs, dx)?, slot(ws, dw)?, slot(&[cout], db)?])
+    Ok(vec![
+        slot(x.shape(), dx)?,
+        slot(w.shape(), dw)?,
+        slot(&[cout], db)?,
+    ])
 }

@@ -3,7 +3,7 @@
 //! against a teacher output. Sums run in f64, in index order.
 
 use super::{expect_shape, slot};
-use crate::nn::{contiguous, f32_input, input};
+use crate::kit::{contiguous, f32_input, required};
 use crate::{KernelError, KernelResult, TensorValue};
 
 fn scalar(v: f64) -> Result<Option<TensorValue>, KernelError> {
@@ -26,7 +26,7 @@ fn softmax(row: &[f32], len: usize, inner: usize) -> Vec<f64> {
 /// `(loss, dLogits)`; the loss is the mean over the batch.
 pub(super) fn softmax_cross_entropy(inputs: &[Option<&TensorValue>]) -> KernelResult {
     let z = f32_input(inputs, 0)?;
-    let labels: Vec<i64> = match input(inputs, 1)? {
+    let labels: Vec<i64> = match required(inputs, 1)? {
         TensorValue::I64(a) => a.iter().copied().collect(),
         TensorValue::I32(a) => a.iter().map(|&v| v as i64).collect(),
         other => {

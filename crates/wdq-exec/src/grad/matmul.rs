@@ -8,10 +8,10 @@
 //! order is fixed.
 
 use super::{expect_shape, slot};
+use crate::kit::{contiguous, f32_input};
+use crate::nn::matmul::MatMulDims;
 use crate::nn::sgemm::{sgemm, MatMut, MatRef, Threads};
-use crate::nn::{contiguous, f32_input};
-use crate::tensor_ops::broadcast_shapes;
-use crate::{KernelError, KernelResult, TensorValue};
+use crate::{KernelResult, TensorValue};
 use wdq_ir::grad_op::Wanted;
 
 /// Row-major offset (in matrices) of batch index `i` of `batch` in an
@@ -37,36 +37,18 @@ pub(super) fn matmul_grad(wanted: Wanted, inputs: &[Option<&TensorValue>]) -> Ke
     let dy = f32_input(inputs, 0)?;
     let a = f32_input(inputs, 1)?;
     let b = f32_input(inputs, 2)?;
-    if a.ndim() == 0 || b.ndim() == 0 {
-        return Err(KernelError::Shape("MatMul operands need rank >= 1".into()));
-    }
-    let mut a_shape = a.shape().to_vec();
-    let mut b_shape = b.shape().to_vec();
-    if a_shape.len() == 1 {
-        a_shape.insert(0, 1);
-    }
-    if b_shape.len() == 1 {
-        b_shape.push(1);
-    }
+    let MatMulDims {
+        a: a_shape,
+        b: b_shape,
+        m,
+        k,
+        n,
+        batch,
+        out: y_dims,
+    } = MatMulDims::of(a.shape(), b.shape())?;
     let (ar, br) = (a_shape.len(), b_shape.len());
-    let (m, k, n) = (a_shape[ar - 2], a_shape[ar - 1], b_shape[br - 1]);
-    if b_shape[br - 2] != k {
-        return Err(KernelError::Shape(format!(
-            "MatMul inner dims differ: {:?} and {:?}",
-            a.shape(),
-            b.shape()
-        )));
-    }
     let (a_batch, b_batch) = (&a_shape[..ar - 2], &b_shape[..br - 2]);
-    let batch = broadcast_shapes(&[a_batch, b_batch])?;
     let count: usize = batch.iter().product();
-    let mut y_dims = batch.clone();
-    if a.ndim() > 1 {
-        y_dims.push(m);
-    }
-    if b.ndim() > 1 {
-        y_dims.push(n);
-    }
     expect_shape(dy.shape(), &y_dims, "MatMul output gradient")?;
     let (g, ad, bd) = (contiguous(dy), contiguous(a), contiguous(b));
     let mut da = wanted.get(0).then(|| vec![0.0f32; a.len()]);

@@ -96,6 +96,6 @@ pub(crate) fn slot(
     shape: &[usize],
     data: Option<Vec<f32>>,
 ) -> Result<Option<TensorValue>, KernelError> {
-    data.map(|d| crate::nn::array(shape, d).map(TensorValue::F32))
+    data.map(|d| crate::kit::array(shape, d).map(TensorValue::F32))
         .transpose()
 }

@@ -5,7 +5,8 @@
 //! planes added in f64; elsewhere f64 throughout).
 
 use super::{expect_shape, slot};
-use crate::nn::{contiguous, f32_input, resolve_axis};
+use crate::kit::{contiguous, f32_input, norm_axis};
+use crate::nn::norm::{per_channel, row_stats};
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{
     IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
@@ -23,7 +24,7 @@ pub(super) fn softmax_grad(
     let y = f32_input(inputs, 1)?;
     expect_shape(dy.shape(), y.shape(), "softmax output gradient")?;
     let shape = y.shape();
-    let axis = resolve_axis(axis, shape.len(), "axis")?;
+    let axis = norm_axis(axis, shape.len(), "axis")?;
     let (len, inner) = if coerce_2d {
         (shape[axis..].iter().product::<usize>(), 1)
     } else {
@@ -55,21 +56,6 @@ pub(super) fn softmax_grad(
         });
     }
     Ok(vec![slot(shape, Some(dx))?])
-}
-
-fn per_channel<'a>(
-    inputs: &[Option<&'a TensorValue>],
-    index: usize,
-    channels: usize,
-) -> Result<std::borrow::Cow<'a, [f32]>, KernelError> {
-    let v = f32_input(inputs, index)?;
-    if v.len() != channels {
-        return Err(KernelError::Shape(format!(
-            "BatchNormalization operand {index} has shape {:?}, expected {channels} values",
-            v.shape()
-        )));
-    }
-    Ok(contiguous(v))
 }
 
 /// BatchNormGrad: inputs `(dY, X, scale, mean, var)`, outputs
@@ -157,7 +143,7 @@ pub(super) fn layer_norm_grad(
     let scale = f32_input(inputs, 2)?;
     expect_shape(dy.shape(), x.shape(), "LayerNormalization output gradient")?;
     let shape = x.shape();
-    let axis = resolve_axis(axis, shape.len(), "axis")?;
+    let axis = norm_axis(axis, shape.len(), "axis")?;
     let d: usize = shape[axis..].iter().product();
     let rows: usize = shape[..axis].iter().product();
     let s = contiguous(scale);
@@ -170,16 +156,7 @@ pub(super) fn layer_norm_grad(
     }
     let sc = |j: usize| if s.len() == 1 { s[0] } else { s[j] };
     let (g, xs) = (contiguous(dy), contiguous(x));
-    let eps = epsilon as f64;
-    let stats: Vec<(f64, f64)> = (0..rows)
-        .into_par_iter()
-        .map(|r| {
-            let row = &xs[r * d..(r + 1) * d];
-            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
-            (mean, 1.0 / (var + eps).sqrt())
-        })
-        .collect();
+    let stats = row_stats(&xs, rows, d, epsilon as f64);
     let xhat = |r: usize, j: usize| (xs[r * d + j] as f64 - stats[r].0) * stats[r].1;
     let dx = wanted.get(0).then(|| {
         let mut dx = vec![0.0f32; xs.len()];

@@ -8,8 +8,8 @@
 //! parallel; within a plane outputs are visited in order.
 
 use super::expect_shape;
+use crate::kit::{array, contiguous, f32_input, single};
 use crate::nn::pool::{axis_taps, window};
-use crate::nn::{array, contiguous, f32_input, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::op::PoolAttrs;

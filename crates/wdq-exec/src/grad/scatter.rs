@@ -12,7 +12,7 @@
 //! arithmetic.
 
 use super::{expect_shape, slot};
-use crate::nn::{contiguous, f32_input, input};
+use crate::kit::{contiguous, f32_input, required};
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
 use ndarray::{ArrayD, IxDyn};
 use wdq_ir::op::PadAttrs;
@@ -93,7 +93,7 @@ fn runs(out: &[usize], operand: &[usize]) -> Vec<(usize, usize)> {
 /// summed in f32, runs are added in f64, all in index order.
 pub(super) fn reduce_sum_to(inputs: &[Option<&TensorValue>]) -> KernelResult {
     let g = f32_input(inputs, 0)?;
-    let like = input(inputs, 1)?.shape().to_vec();
+    let like = required(inputs, 1)?.shape().to_vec();
     if g.shape() == like.as_slice() {
         return Ok(vec![Some(TensorValue::F32(g.clone()))]);
     }
@@ -143,7 +143,8 @@ pub(super) fn index_scatter_grad(
 ) -> KernelResult {
     let dy = f32_input(inputs, 0)?;
     let forward = &inputs[1.min(inputs.len())..];
-    let target = input(forward, wrt).map_err(|_| KernelError::MissingInput { index: wrt + 1 })?;
+    let target =
+        required(forward, wrt).map_err(|_| KernelError::MissingInput { index: wrt + 1 })?;
     let target_shape = target.shape().to_vec();
     let mut replaced: Vec<Option<TensorValue>> = vec![None; forward.len()];
     replaced[wrt] = Some(filled(&target_shape, |i| i as i64));

@@ -96,7 +96,7 @@ pub(crate) fn node_facts(
         }
         Op::Split(a) if controls_known(1) => {
             let s = s0.unwrap_or_default();
-            let axis = crate::tensor_ops::elem::norm_axis(a.axis.unwrap_or(0), s.len(), "axis")?;
+            let axis = crate::kit::norm_axis(a.axis.unwrap_or(0), s.len(), "axis")?;
             let sizes = tensor_ops::split_sizes(a, &consts, s[axis], Some(n_out))?;
             Ok(sizes
                 .iter()
@@ -138,16 +138,12 @@ pub(crate) fn node_facts(
             None => unknown(),
         },
         Op::Tile if controls_known(1) => {
-            let repeats = crate::tensor_ops::elem::int_values(
-                crate::tensor_ops::elem::required(&consts, 1)?,
-                1,
-            )?;
+            let repeats = crate::kit::int_values(crate::kit::required(&consts, 1)?, 1)?;
             let plan = tensor_ops::tile_plan(s0.unwrap_or_default(), &repeats)?;
             same(Some(plan.iter().map(Vec::len).collect()))
         }
         Op::Expand if controls_known(1) => {
-            let target =
-                tensor_ops::shape_operand(crate::tensor_ops::elem::required(&consts, 1)?, 1)?;
+            let target = tensor_ops::shape_operand(crate::kit::required(&consts, 1)?, 1)?;
             same(Some(tensor_ops::expand_shape(
                 s0.unwrap_or_default(),
                 &target,

@@ -6,7 +6,7 @@
 //! inputs 1 and 2 from opset 11 on.
 
 use super::parallel::chunks;
-use super::{array, contiguous, input, single, PARALLEL_MIN};
+use crate::kit::{array, contiguous, required, single, PARALLEL_MIN};
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
 use ndarray::ArrayD;
 use wdq_ir::Op;
@@ -87,7 +87,7 @@ fn clip(
     ctx: KernelContext,
     inputs: &[Option<&TensorValue>],
 ) -> KernelResult {
-    let x = input(inputs, 0)?;
+    let x = required(inputs, 0)?;
     let lo = scalar_bound(inputs, 1)?;
     let hi = scalar_bound(inputs, 2)?;
     match x {
@@ -152,7 +152,7 @@ pub(super) fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) 
     if let Op::Clip(attrs) = op {
         return clip(attrs, ctx, inputs);
     }
-    let x = input(inputs, 0)?;
+    let x = required(inputs, 0)?;
     if let TensorValue::I64(a) = x {
         let f: fn(i64) -> i64 = match op {
             Op::Relu => |v| v.max(0),

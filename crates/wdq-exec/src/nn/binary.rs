@@ -6,7 +6,7 @@
 //! error. Pow takes an f32 base with an f32 or integer exponent.
 
 use super::broadcast::zip;
-use super::{array, contiguous, f32_input, input, single};
+use crate::kit::{array, contiguous, f32_input, required, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use ndarray::ArrayD;
 use wdq_ir::Op;
@@ -141,7 +141,7 @@ pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
             )))
         }
     };
-    let first = input(inputs, 0)?;
+    let first = required(inputs, 0)?;
     if matches!(kind, Arith::Max | Arith::Min) {
         if !matches!(
             first,
@@ -151,7 +151,7 @@ pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
         }
         let mut acc = first.clone();
         for index in 1..inputs.len() {
-            acc = combine(kind, &acc, input(inputs, index)?, index)?;
+            acc = combine(kind, &acc, required(inputs, index)?, index)?;
         }
         return single(acc);
     }
@@ -162,7 +162,7 @@ pub(super) fn run(op: &Op, inputs: &[Option<&TensorValue>]) -> KernelResult {
             inputs.len()
         )));
     }
-    single(combine(kind, first, input(inputs, 1)?, 1)?)
+    single(combine(kind, first, required(inputs, 1)?, 1)?)
 }
 
 /// PRelu: `x < 0 ? slope * x : x`, the slope broadcast to the input's shape
@@ -178,7 +178,7 @@ pub(super) fn prelu(inputs: &[Option<&TensorValue>]) -> KernelResult {
     if s_shape.len() == 1
         && x.ndim() >= 3
         && s_shape[0] == x.shape()[1]
-        && super::broadcast::broadcast_shape(x.shape(), &s_shape).is_err()
+        && crate::tensor_ops::broadcast_shapes(&[x.shape(), &s_shape]).is_err()
     {
         s_shape.extend(std::iter::repeat_n(1, x.ndim() - 2));
     }

@@ -1,5 +1,5 @@
-//! Numpy broadcasting for elementwise kernels: the broadcast shape, and a
-//! zip of two row-major buffers over it.
+//! Numpy broadcasting for elementwise kernels: a zip of two row-major
+//! buffers over their broadcast shape ([`broadcast_shapes`]).
 //!
 //! The zip merges adjacent axes that are contiguous in both operands, so
 //! that the inner loop runs over the longest possible stretch with a fixed
@@ -8,41 +8,9 @@
 //! element is computed by one task and its value does not depend on the split.
 
 use super::parallel::chunks;
-use super::PARALLEL_MIN;
+use crate::kit::PARALLEL_MIN;
+use crate::tensor_ops::broadcast_shapes;
 use crate::KernelError;
-
-/// The numpy broadcast of two shapes.
-///
-/// # Errors
-/// [`KernelError::Broadcast`] when a pair of dims differs and neither is 1.
-pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>, KernelError> {
-    let rank = a.len().max(b.len());
-    let mut out = vec![0; rank];
-    for i in 0..rank {
-        let da = if i + a.len() >= rank {
-            a[i + a.len() - rank]
-        } else {
-            1
-        };
-        let db = if i + b.len() >= rank {
-            b[i + b.len() - rank]
-        } else {
-            1
-        };
-        out[i] = match (da, db) {
-            (x, y) if x == y => x,
-            (1, y) => y,
-            (x, 1) => x,
-            _ => {
-                return Err(KernelError::Broadcast {
-                    a: a.to_vec(),
-                    b: b.to_vec(),
-                })
-            }
-        };
-    }
-    Ok(out)
-}
 
 /// Row-major strides of `shape` seen through broadcast shape `out` (0 on
 /// broadcast axes). `shape` must broadcast to `out`.
@@ -99,7 +67,7 @@ where
     U: Copy + Send + Default,
     F: Fn(T, T) -> U + Sync,
 {
-    let shape = broadcast_shape(a_shape, b_shape)?;
+    let shape = broadcast_shapes(&[a_shape, b_shape])?;
     let total: usize = shape.iter().product();
     let mut out = vec![U::default(); total];
     if total == 0 {
@@ -169,9 +137,12 @@ mod tests {
 
     #[test]
     fn shapes_broadcast_like_numpy() {
-        assert_eq!(broadcast_shape(&[4, 1, 3], &[2, 1]).unwrap(), vec![4, 2, 3]);
-        assert_eq!(broadcast_shape(&[], &[2, 3]).unwrap(), vec![2, 3]);
-        assert!(broadcast_shape(&[2, 3], &[3, 2]).is_err());
+        assert_eq!(
+            broadcast_shapes(&[&[4, 1, 3], &[2, 1]]).unwrap(),
+            vec![4, 2, 3]
+        );
+        assert_eq!(broadcast_shapes(&[&[], &[2, 3]]).unwrap(), vec![2, 3]);
+        assert!(broadcast_shapes(&[&[2, 3], &[3, 2]]).is_err());
     }
 
     #[test]

@@ -7,11 +7,12 @@
 //! matrix product per tile. Batch items run in parallel; each output element
 //! is written by one task, in a fixed order.
 
+use super::depthwise;
 use super::geometry::{self, Window, WindowAttrs};
 use super::im2col::{im2col, im2col_into};
 use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
-use super::{array, contiguous, depthwise, element_count, f32_input, optional_f32, single};
+use crate::kit::{array, contiguous, element_count, f32_input, optional_f32, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use wdq_ir::op::ConvAttrs;
 
@@ -79,7 +80,15 @@ pub(crate) fn kernel_of(attrs: &ConvAttrs, weight: &[usize]) -> Result<Vec<usize
     Ok(from_weight)
 }
 
-fn check_shapes(attrs: &ConvAttrs, x: &[usize], w: &[usize]) -> Result<ConvShape, KernelError> {
+/// Checks a Conv's input, weight and bias shapes against its attributes and
+/// resolves its window: shared by the kernel, its gradient and shape
+/// inference.
+pub(crate) fn check_shapes(
+    attrs: &ConvAttrs,
+    x: &[usize],
+    w: &[usize],
+    bias: Option<&[usize]>,
+) -> Result<ConvShape, KernelError> {
     if x.len() < 3 || w.len() != x.len() {
         return Err(KernelError::Shape(format!(
             "Conv input {x:?} and weight {w:?} need the same rank >= 3"
@@ -104,6 +113,11 @@ fn check_shapes(attrs: &ConvAttrs, x: &[usize], w: &[usize]) -> Result<ConvShape
             ceil_mode: false,
         },
     )?;
+    if let Some(b) = bias.filter(|b| b.iter().product::<usize>() != out_channels) {
+        return Err(KernelError::Shape(format!(
+            "Conv bias {b:?} does not match {out_channels} output channels"
+        )));
+    }
     Ok(ConvShape {
         batch,
         in_channels,
@@ -118,16 +132,7 @@ pub(super) fn conv(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>]) -> Kernel
     let x = f32_input(inputs, 0)?;
     let w = f32_input(inputs, 1)?;
     let bias = optional_f32(inputs, 2)?;
-    let shape = check_shapes(attrs, x.shape(), w.shape())?;
-    if let Some(b) = bias {
-        if b.len() != shape.out_channels {
-            return Err(KernelError::Shape(format!(
-                "Conv bias {:?} does not match {} output channels",
-                b.shape(),
-                shape.out_channels
-            )));
-        }
-    }
+    let shape = check_shapes(attrs, x.shape(), w.shape(), bias.map(|b| b.shape()))?;
     let xd = contiguous(x);
     let wd = contiguous(w);
     let bd = bias.map(contiguous);

@@ -13,7 +13,7 @@ use super::geometry::{Window, MAX_ATTR, MAX_SPATIAL};
 use super::im2col::col2im;
 use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
-use super::{array, contiguous, f32_input, optional_f32, single};
+use crate::kit::{array, contiguous, f32_input, optional_f32, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use wdq_ir::op::ConvAttrs;
 
@@ -138,12 +138,31 @@ pub(crate) fn window(
     })
 }
 
-/// ConvTranspose: `Y = conv_transpose(X, W) + B`.
-pub(super) fn conv_transpose(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>]) -> KernelResult {
-    let x = f32_input(inputs, 0)?;
-    let w = f32_input(inputs, 1)?;
-    let bias = optional_f32(inputs, 2)?;
-    let (xs, ws) = (x.shape(), w.shape());
+/// The checked geometry of a ConvTranspose, shared by the kernel, its
+/// gradient and shape inference.
+pub(crate) struct ConvTransposeShape {
+    pub batch: usize,
+    pub cin: usize,
+    /// Input channels per group.
+    pub cin_g: usize,
+    /// Output channels per group.
+    pub cout_g: usize,
+    pub cout: usize,
+    pub group: usize,
+    /// The adjoint window (its `input` is this op's output).
+    pub win: Window,
+    /// The shape of `Y`.
+    pub out: Vec<usize>,
+}
+
+/// Checks input `xs`, weight `ws` and bias shapes against the attributes
+/// and resolves the window.
+pub(crate) fn check_shapes(
+    attrs: &ConvAttrs,
+    xs: &[usize],
+    ws: &[usize],
+    bias: Option<&[usize]>,
+) -> Result<ConvTransposeShape, KernelError> {
     if xs.len() < 3 || ws.len() != xs.len() {
         return Err(KernelError::Shape(format!(
             "ConvTranspose input {xs:?} and weight {ws:?} need the same rank >= 3"
@@ -158,20 +177,47 @@ pub(super) fn conv_transpose(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>])
     }
     let (cin_g, cout_g) = (cin / group, ws[1]);
     let cout = cout_g * group;
-    if bias.is_some_and(|b| b.len() != cout) {
+    if bias.is_some_and(|b| b.iter().product::<usize>() != cout) {
         return Err(KernelError::Shape(format!(
             "ConvTranspose bias does not match {cout} output channels"
         )));
     }
     let kernel = kernel_of(attrs, ws)?;
     let win = window(attrs, &xs[2..], &kernel)?;
+    let mut out = vec![batch, cout];
+    out.extend_from_slice(&win.input[MAX_SPATIAL - win.rank..]);
+    Ok(ConvTransposeShape {
+        batch,
+        cin,
+        cin_g,
+        cout_g,
+        cout,
+        group,
+        win,
+        out,
+    })
+}
+
+/// ConvTranspose: `Y = conv_transpose(X, W) + B`.
+pub(super) fn conv_transpose(attrs: &ConvAttrs, inputs: &[Option<&TensorValue>]) -> KernelResult {
+    let x = f32_input(inputs, 0)?;
+    let w = f32_input(inputs, 1)?;
+    let bias = optional_f32(inputs, 2)?;
+    let ConvTransposeShape {
+        batch,
+        cin,
+        cin_g,
+        cout_g,
+        cout,
+        group,
+        win,
+        out: dims,
+    } = check_shapes(attrs, x.shape(), w.shape(), bias.map(|b| b.shape()))?;
     let (in_plane, out_plane) = (win.output_len(), win.input_len());
     let rows = cout_g * win.kernel_len();
     let (xd, wd) = (contiguous(x), contiguous(w));
-    let mut dims = vec![batch, cout];
-    dims.extend_from_slice(&win.input[MAX_SPATIAL - win.rank..]);
     let item = cout * out_plane;
-    let mut y = vec![0.0f32; super::element_count(&dims)?];
+    let mut y = vec![0.0f32; crate::kit::element_count(&dims)?];
     if let Some(b) = bias.map(contiguous) {
         for (plane, &v) in y.chunks_exact_mut(out_plane.max(1)).zip(b.iter().cycle()) {
             plane.fill(v);

@@ -6,10 +6,11 @@
 //! right operand without batch axes (a weight) turns the whole batch into
 //! one product; otherwise each batch matrix is a task.
 
-use super::broadcast::{broadcast_shape, strides_in};
+use super::broadcast::strides_in;
 use super::parallel::{try_chunks, worth_sharing, MACS_PER_UNIT};
 use super::sgemm::{sgemm, MatMut, MatRef, Threads};
-use super::{array, contiguous, f32_input, optional_f32, single};
+use crate::kit::{array, contiguous, f32_input, optional_f32, single};
+use crate::tensor_ops::broadcast_shapes;
 use crate::{KernelError, KernelResult, TensorValue};
 use wdq_ir::op::GemmAttrs;
 
@@ -56,7 +57,7 @@ pub(super) fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&TensorValue>]) -> Ker
     );
     let (mut y, accumulate) = match c {
         Some(c) if beta != 0.0 => {
-            if c.ndim() > 2 || broadcast_shape(c.shape(), &[m, n])? != [m, n] {
+            if c.ndim() > 2 || broadcast_shapes(&[c.shape(), &[m, n]])? != [m, n] {
                 return Err(KernelError::Broadcast {
                     a: c.shape().to_vec(),
                     b: vec![m, n],
@@ -82,36 +83,83 @@ pub(super) fn gemm_op(attrs: &GemmAttrs, inputs: &[Option<&TensorValue>]) -> Ker
     single(TensorValue::F32(array(&[m, n], y)?))
 }
 
+/// The geometry of a numpy MatMul, shared by the kernel, its gradient and
+/// shape inference: 1-D operands gain a unit axis (in front of A, behind
+/// B), batch axes broadcast.
+pub(crate) struct MatMulDims {
+    /// A's shape with the unit axis added.
+    pub a: Vec<usize>,
+    /// B's shape with the unit axis added.
+    pub b: Vec<usize>,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    /// The broadcast batch axes.
+    pub batch: Vec<usize>,
+    /// The output shape (the added unit axes dropped again).
+    pub out: Vec<usize>,
+}
+
+impl MatMulDims {
+    /// The geometry of `A [.., m, k] x B [.., k, n]`.
+    ///
+    /// # Errors
+    /// [`KernelError::Shape`] for a scalar operand or differing inner
+    /// dimensions; [`KernelError::Broadcast`] for batch axes that do not
+    /// broadcast.
+    pub(crate) fn of(a: &[usize], b: &[usize]) -> Result<MatMulDims, KernelError> {
+        if a.is_empty() || b.is_empty() {
+            return Err(KernelError::Shape("MatMul operands need rank >= 1".into()));
+        }
+        let mut a2 = a.to_vec();
+        let mut b2 = b.to_vec();
+        if a2.len() == 1 {
+            a2.insert(0, 1);
+        }
+        if b2.len() == 1 {
+            b2.push(1);
+        }
+        let (ar, br) = (a2.len(), b2.len());
+        let (m, k, n) = (a2[ar - 2], a2[ar - 1], b2[br - 1]);
+        if b2[br - 2] != k {
+            return Err(KernelError::Shape(format!(
+                "MatMul inner dims differ: {a:?} and {b:?}"
+            )));
+        }
+        let batch = broadcast_shapes(&[&a2[..ar - 2], &b2[..br - 2]])?;
+        let mut out = batch.clone();
+        if a.len() > 1 {
+            out.push(m);
+        }
+        if b.len() > 1 {
+            out.push(n);
+        }
+        Ok(MatMulDims {
+            a: a2,
+            b: b2,
+            m,
+            k,
+            n,
+            batch,
+            out,
+        })
+    }
+}
+
 /// MatMul with numpy semantics.
 pub(super) fn matmul(inputs: &[Option<&TensorValue>]) -> KernelResult {
     let a = f32_input(inputs, 0)?;
     let b = f32_input(inputs, 1)?;
-    if a.ndim() == 0 || b.ndim() == 0 {
-        return Err(KernelError::Shape("MatMul operands need rank >= 1".into()));
-    }
-    let mut a_shape = a.shape().to_vec();
-    let mut b_shape = b.shape().to_vec();
-    if a_shape.len() == 1 {
-        a_shape.insert(0, 1);
-    }
-    if b_shape.len() == 1 {
-        b_shape.push(1);
-    }
+    let MatMulDims {
+        a: a_shape,
+        b: b_shape,
+        m,
+        k,
+        n,
+        batch,
+        out: dims,
+    } = MatMulDims::of(a.shape(), b.shape())?;
     let (ar, br) = (a_shape.len(), b_shape.len());
-    let (m, k, kb, n) = (
-        a_shape[ar - 2],
-        a_shape[ar - 1],
-        b_shape[br - 2],
-        b_shape[br - 1],
-    );
-    if k != kb {
-        return Err(KernelError::Shape(format!(
-            "MatMul inner dims differ: {:?} and {:?}",
-            a.shape(),
-            b.shape()
-        )));
-    }
-    let batch = broadcast_shape(&a_shape[..ar - 2], &b_shape[..br - 2])?;
     let count: usize = batch.iter().product();
     let (ad, bd) = (contiguous(a), contiguous(b));
     let mut y = vec![0.0f32; count * m * n];
@@ -153,13 +201,6 @@ pub(super) fn matmul(inputs: &[Option<&TensorValue>]) -> KernelResult {
                 sgemm(MatMut::row_major(y_i, m, n)?, lhs, rhs, false, 1.0, threads)
             },
         )?;
-    }
-    let mut dims = batch;
-    if a.ndim() > 1 {
-        dims.push(m);
-    }
-    if b.ndim() > 1 {
-        dims.push(n);
     }
     single(TensorValue::F32(array(&dims, y)?))
 }

@@ -14,22 +14,20 @@
 mod activation;
 mod binary;
 mod broadcast;
-mod conv;
+pub(crate) mod conv;
 pub(crate) mod conv_transpose;
 mod depthwise;
 pub(crate) mod geometry;
 pub(crate) mod im2col;
-mod matmul;
-mod norm;
+pub(crate) mod matmul;
+pub(crate) mod norm;
 mod parallel;
 pub(crate) mod pool;
 pub(crate) mod sgemm;
 mod softmax;
 
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
-use ndarray::{ArrayD, IxDyn};
-use std::borrow::Cow;
-use wdq_ir::Op;
+use wdq_ir::{Family, Op};
 
 /// Runs a compute-family op.
 ///
@@ -38,32 +36,17 @@ use wdq_ir::Op;
 /// the op, or attributes outside the ONNX spec; `KernelError::Unsupported`
 /// for an op outside the compute family.
 pub fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> KernelResult {
+    match op.meta().family {
+        Family::Unary => return activation::run(op, ctx, inputs),
+        Family::Binary => return binary::run(op, inputs),
+        _ => {}
+    }
     match op {
         Op::Conv(a) => conv::conv(a, inputs),
         Op::ConvTranspose(a) => conv_transpose::conv_transpose(a, inputs),
         Op::Gemm(a) => matmul::gemm_op(a, inputs),
         Op::MatMul => matmul::matmul(inputs),
-        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Pow | Op::Max | Op::Min => {
-            binary::run(op, inputs)
-        }
         Op::PRelu => binary::prelu(inputs),
-        Op::Relu
-        | Op::LeakyRelu(_)
-        | Op::Clip(_)
-        | Op::Sigmoid
-        | Op::Tanh
-        | Op::HardSigmoid(_)
-        | Op::HardSwish
-        | Op::Erf
-        | Op::Gelu(_)
-        | Op::Exp
-        | Op::Log
-        | Op::Sqrt
-        | Op::Neg
-        | Op::Abs
-        | Op::Floor
-        | Op::Ceil
-        | Op::Reciprocal => activation::run(op, ctx, inputs),
         Op::Softmax(a) => softmax::softmax(a, ctx, inputs, false),
         Op::LogSoftmax(a) => softmax::softmax(a, ctx, inputs, true),
         Op::BatchNormalization(a) => norm::batch_norm(a, inputs),
@@ -78,91 +61,3 @@ pub fn run(op: &Op, ctx: KernelContext, inputs: &[Option<&TensorValue>]) -> Kern
         ))),
     }
 }
-
-/// Input `index`, which must be present.
-pub(crate) fn input<'a>(
-    inputs: &[Option<&'a TensorValue>],
-    index: usize,
-) -> Result<&'a TensorValue, KernelError> {
-    inputs
-        .get(index)
-        .copied()
-        .flatten()
-        .ok_or(KernelError::MissingInput { index })
-}
-
-/// Input `index` as f32, which must be present.
-pub(crate) fn f32_input<'a>(
-    inputs: &[Option<&'a TensorValue>],
-    index: usize,
-) -> Result<&'a ArrayD<f32>, KernelError> {
-    let value = input(inputs, index)?;
-    value.as_f32().ok_or(KernelError::InputType {
-        index,
-        got: value.dtype(),
-        expected: "f32",
-    })
-}
-
-/// Input `index` as f32 if it is present.
-pub(crate) fn optional_f32<'a>(
-    inputs: &[Option<&'a TensorValue>],
-    index: usize,
-) -> Result<Option<&'a ArrayD<f32>>, KernelError> {
-    match inputs.get(index).copied().flatten() {
-        None => Ok(None),
-        Some(_) => f32_input(inputs, index).map(Some),
-    }
-}
-
-/// The elements in row-major order, borrowed when the array already is.
-pub(crate) fn contiguous<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
-    match a.as_slice() {
-        Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(a.iter().cloned().collect()),
-    }
-}
-
-/// Wraps a row-major buffer as an array of `shape`.
-pub(crate) fn array<T>(shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>, KernelError> {
-    let len = data.len();
-    ArrayD::from_shape_vec(IxDyn(shape), data)
-        .map_err(|_| KernelError::Shape(format!("{len} elements do not fill shape {shape:?}")))
-}
-
-/// Elements of a buffer with these dims, refusing sizes no allocation could
-/// hold (attributes such as huge pads or `output_shape` can ask for them).
-pub(crate) fn element_count(dims: &[usize]) -> Result<usize, KernelError> {
-    dims.iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= crate::tensor_ops::elem::MAX_ELEMENTS)
-        .ok_or_else(|| KernelError::Shape(format!("output of shape {dims:?} is too large")))
-}
-
-/// A one-output kernel result.
-pub(crate) fn single(value: TensorValue) -> KernelResult {
-    Ok(vec![Some(value)])
-}
-
-/// Resolves a possibly negative `axis` against `rank`.
-pub(crate) fn resolve_axis(
-    axis: i64,
-    rank: usize,
-    name: &'static str,
-) -> Result<usize, KernelError> {
-    let r = rank as i64;
-    if axis < -r || axis >= r {
-        return Err(KernelError::Attribute {
-            name,
-            why: format!("axis {axis} is outside rank {rank}"),
-        });
-    }
-    Ok(if axis < 0 {
-        (axis + r) as usize
-    } else {
-        axis as usize
-    })
-}
-
-/// Work below this many elements is not worth sharing out over threads.
-pub(crate) const PARALLEL_MIN: usize = 1 << 15;

@@ -9,12 +9,14 @@
 
 use super::broadcast::zip;
 use super::parallel::chunks;
-use super::{array, contiguous, f32_input, optional_f32, resolve_axis, PARALLEL_MIN};
+use crate::kit::{array, contiguous, f32_input, norm_axis, optional_f32, PARALLEL_MIN};
 use crate::{KernelError, KernelResult, TensorValue};
 use ndarray::ArrayD;
+use rayon::prelude::{ParallelIterator, ParallelSlice};
 use wdq_ir::op::{BatchNormAttrs, LayerNormAttrs};
 
-fn per_channel<'a>(
+/// Operand `index` of a per-channel op, which must hold `channels` values.
+pub(crate) fn per_channel<'a>(
     inputs: &[Option<&'a TensorValue>],
     index: usize,
     channels: usize,
@@ -22,7 +24,7 @@ fn per_channel<'a>(
     let v = f32_input(inputs, index)?;
     if v.len() != channels {
         return Err(KernelError::Shape(format!(
-            "BatchNormalization operand {index} has shape {:?}, expected {channels} values",
+            "per-channel operand {index} has shape {:?}, expected {channels} values",
             v.shape()
         )));
     }
@@ -106,7 +108,7 @@ fn expand(
 pub(super) fn layer_norm(attrs: &LayerNormAttrs, inputs: &[Option<&TensorValue>]) -> KernelResult {
     let x = f32_input(inputs, 0)?;
     let shape = x.shape();
-    let axis = resolve_axis(attrs.axis.unwrap_or(-1), shape.len(), "axis")?;
+    let axis = norm_axis(attrs.axis.unwrap_or(-1), shape.len(), "axis")?;
     let eps = attrs.epsilon.unwrap_or(1e-5) as f64;
     let norm_shape = &shape[axis..];
     let scale = expand(Some(f32_input(inputs, 1)?), norm_shape, 1.0)?;
@@ -115,17 +117,12 @@ pub(super) fn layer_norm(attrs: &LayerNormAttrs, inputs: &[Option<&TensorValue>]
     let rows: usize = shape[..axis].iter().product();
     let src = contiguous(x);
     let mut out = vec![0.0f32; src.len()];
-    let mut stats = vec![(0.0f32, 0.0f32); rows];
+    let stats: Vec<(f32, f32)> = row_stats(&src, rows, d, eps)
+        .into_iter()
+        .map(|(m, i)| (m as f32, i as f32))
+        .collect();
     if let Some(per_task) = PARALLEL_MIN.checked_div(d) {
         let per_task = per_task.max(1);
-        chunks(&mut stats, per_task, src.len(), |t, st| {
-            for (r, s) in st.iter_mut().enumerate() {
-                let row = &src[(t * per_task + r) * d..][..d];
-                let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-                let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
-                *s = (mean as f32, (1.0 / (var + eps).sqrt()) as f32);
-            }
-        });
         chunks(&mut out, d * per_task, src.len(), |t, o| {
             for (r, o_row) in o.chunks_exact_mut(d).enumerate() {
                 let row = &src[(t * per_task + r) * d..][..d];
@@ -144,4 +141,21 @@ pub(super) fn layer_norm(attrs: &LayerNormAttrs, inputs: &[Option<&TensorValue>]
         Some(TensorValue::F32(array(&stat_shape, means)?)),
         Some(TensorValue::F32(array(&stat_shape, invs)?)),
     ])
+}
+
+/// Mean and `1 / sqrt(var + eps)` (biased variance, f64) of each row of
+/// `d` consecutive elements of `src` (`rows` of them; `(0, 0)` for empty
+/// rows): the statistics of every normalisation (Layer-, Instance- and
+/// GroupNormalization, forward and backward).
+pub(crate) fn row_stats(src: &[f32], rows: usize, d: usize, eps: f64) -> Vec<(f64, f64)> {
+    if d == 0 {
+        return vec![(0.0, 0.0); rows];
+    }
+    src.par_chunks(d)
+        .map(|row| {
+            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+            (mean, 1.0 / (var + eps).sqrt())
+        })
+        .collect()
 }

@@ -10,7 +10,7 @@
 
 use super::geometry::{self, Window, WindowAttrs};
 use super::parallel::chunks;
-use super::{array, contiguous, f32_input, single};
+use crate::kit::{array, contiguous, f32_input, single};
 use crate::{KernelError, KernelResult, TensorValue};
 use wdq_ir::op::PoolAttrs;
 
@@ -88,7 +88,7 @@ pub(super) fn pool(
     let src = contiguous(x);
     let mut dims = shape[..2].to_vec();
     dims.extend_from_slice(win.output_dims());
-    let mut out = vec![0.0f32; super::element_count(&dims)?];
+    let mut out = vec![0.0f32; crate::kit::element_count(&dims)?];
     if out_plane > 0 {
         let work = out.len() * win.kernel_len();
         chunks(&mut out, out_plane, work, |p, o| {
@@ -162,7 +162,7 @@ pub(super) fn global_pool(inputs: &[Option<&TensorValue>], kind: PoolKind) -> Ke
     let plane: usize = shape[2..].iter().product();
     let src = contiguous(x);
     let mut out = vec![0.0f32; shape[0] * shape[1]];
-    let per_task = (super::PARALLEL_MIN / plane.max(1)).max(1);
+    let per_task = (crate::kit::PARALLEL_MIN / plane.max(1)).max(1);
     chunks(&mut out, per_task, src.len(), |t, o| {
         for (i, v) in o.iter_mut().enumerate() {
             let p = t * per_task + i;

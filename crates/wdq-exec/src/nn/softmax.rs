@@ -6,7 +6,7 @@
 //! computed by one task: max, then the sum of exponentials in index order.
 
 use super::parallel::chunks;
-use super::{array, contiguous, f32_input, resolve_axis, single};
+use crate::kit::{array, contiguous, f32_input, norm_axis, single};
 use crate::{KernelContext, KernelResult, TensorValue};
 use wdq_ir::op::AxisAttrs;
 
@@ -43,7 +43,7 @@ pub(super) fn softmax(
     let x = f32_input(inputs, 0)?;
     let shape = x.shape();
     let default = if ctx.opset >= 13 { -1 } else { 1 };
-    let axis = resolve_axis(attrs.axis.unwrap_or(default), shape.len(), "axis")?;
+    let axis = norm_axis(attrs.axis.unwrap_or(default), shape.len(), "axis")?;
     let src = contiguous(x);
     // Each normalised line has `len` values `inner` apart; blocks of
     // `len * inner` values are independent.

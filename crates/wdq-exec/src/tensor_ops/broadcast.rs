@@ -55,6 +55,6 @@ pub(crate) fn broadcast_to<T: Clone>(
     a: &ArrayD<T>,
     shape: &[usize],
 ) -> Result<ArrayD<T>, KernelError> {
-    crate::tensor_ops::elem::element_count(shape)?;
+    crate::kit::element_count(shape)?;
     Ok(view_as(a, shape)?.to_owned())
 }

@@ -1,14 +1,12 @@
 //! Element-generic plumbing shared by the tensor ops: the [`Elem`] trait,
 //! macros that apply one generic body to whichever variant a
-//! [`TensorValue`] holds, input accessors, and [`select_cartesian`], the
-//! index-map copy that Slice, Tile, Pad, Gather and nearest Resize reduce to.
+//! [`TensorValue`] holds, and [`select_cartesian`], the index-map copy that
+//! Slice, Tile, Pad, Gather and nearest Resize reduce to. Input accessors
+//! and buffer helpers are in [`crate::kit`].
 
+use crate::kit::{array, element_count};
 use crate::{KernelError, TensorValue};
-use ndarray::{ArrayD, IxDyn};
-
-/// Largest number of elements a tensor op may create (guards shape-driven
-/// ops such as ConstantOfShape, Expand, Tile and Range against absurd sizes).
-pub(crate) const MAX_ELEMENTS: usize = 1 << 31;
+use ndarray::ArrayD;
 
 /// Index value in an index map that selects the fill element instead of a
 /// source element.
@@ -110,58 +108,6 @@ macro_rules! map_same {
 }
 pub(crate) use map_same;
 
-/// The input at `index`, or [`KernelError::MissingInput`].
-pub(crate) fn required<'a>(
-    inputs: &[Option<&'a TensorValue>],
-    index: usize,
-) -> Result<&'a TensorValue, KernelError> {
-    inputs
-        .get(index)
-        .copied()
-        .flatten()
-        .ok_or(KernelError::MissingInput { index })
-}
-
-/// The input at `index` when present.
-pub(crate) fn optional<'a>(
-    inputs: &[Option<&'a TensorValue>],
-    index: usize,
-) -> Option<&'a TensorValue> {
-    inputs.get(index).copied().flatten()
-}
-
-/// The elements of an integer input (axes, pads, shapes, indices) as i64.
-pub(crate) fn int_values(value: &TensorValue, index: usize) -> Result<Vec<i64>, KernelError> {
-    Ok(match value {
-        TensorValue::I64(a) => a.iter().copied().collect(),
-        TensorValue::I32(a) => a.iter().map(|&x| i64::from(x)).collect(),
-        TensorValue::I8(a) | TensorValue::I4(a) => a.iter().map(|&x| i64::from(x)).collect(),
-        TensorValue::U8(a) | TensorValue::U4(a) => a.iter().map(|&x| i64::from(x)).collect(),
-        other => {
-            return Err(KernelError::InputType {
-                index,
-                got: other.dtype(),
-                expected: "an integer tensor",
-            })
-        }
-    })
-}
-
-/// The elements of a float input (scales) as f32.
-pub(crate) fn float_values(value: &TensorValue, index: usize) -> Result<Vec<f32>, KernelError> {
-    Ok(match value {
-        TensorValue::F32(a) => a.iter().copied().collect(),
-        TensorValue::F64(a) => a.iter().map(|&x| x as f32).collect(),
-        other => {
-            return Err(KernelError::InputType {
-                index,
-                got: other.dtype(),
-                expected: "a float tensor",
-            })
-        }
-    })
-}
-
 /// The first element of any tensor as f64 (scalar operands such as a pad value).
 pub(crate) fn first_as_f64(value: &TensorValue) -> Option<f64> {
     fn first<T: Elem>(a: &ArrayD<T>) -> Option<f64> {
@@ -176,41 +122,6 @@ pub(crate) fn first_as_f64(value: &TensorValue) -> Option<f64> {
         TensorValue::U8(a) | TensorValue::U4(a) => first(a),
         TensorValue::Bool(a) => first(a),
     }
-}
-
-/// Normalises an axis in `-rank..rank` to `0..rank`.
-pub(crate) fn norm_axis(axis: i64, rank: usize, name: &'static str) -> Result<usize, KernelError> {
-    let r = rank as i64;
-    let a = if axis < 0 { axis + r } else { axis };
-    if (0..r).contains(&a) {
-        Ok(a as usize)
-    } else {
-        Err(KernelError::Attribute {
-            name,
-            why: format!("axis {axis} is out of range for rank {rank}"),
-        })
-    }
-}
-
-/// Number of elements of `shape`, refusing overflow and sizes over [`MAX_ELEMENTS`].
-pub(crate) fn element_count(shape: &[usize]) -> Result<usize, KernelError> {
-    shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= MAX_ELEMENTS)
-        .ok_or_else(|| KernelError::Shape(format!("shape {shape:?} is too large")))
-}
-
-/// An array of `shape` from row-major `data`.
-pub(crate) fn array<T>(shape: &[usize], data: Vec<T>) -> Result<ArrayD<T>, KernelError> {
-    let len = data.len();
-    ArrayD::from_shape_vec(IxDyn(shape), data)
-        .map_err(|_| KernelError::Shape(format!("{len} elements do not fill shape {shape:?}")))
-}
-
-/// `a`'s elements in row-major order, reshaped to `shape`.
-pub(crate) fn reshaped<T: Clone>(a: &ArrayD<T>, shape: &[usize]) -> Result<ArrayD<T>, KernelError> {
-    array(shape, a.iter().cloned().collect())
 }
 
 /// Copies `a` through one index map per axis: `out[i0, i1, ..] =

@@ -19,7 +19,7 @@ fn compare_arrays<T: PartialOrd>(
     how: Comparison,
 ) -> Result<ArrayD<bool>, KernelError> {
     let shape = broadcast_shapes(&[a.shape(), b.shape()])?;
-    crate::tensor_ops::elem::element_count(&shape)?;
+    crate::kit::element_count(&shape)?;
     let (va, vb) = (view_as(a, &shape)?, view_as(b, &shape)?);
     Ok(Zip::from(&va).and(&vb).map_collect(|x, y| match how {
         Comparison::Equal => x == y,
@@ -75,7 +75,7 @@ fn where_arrays<T: Clone>(
     y: &ArrayD<T>,
 ) -> Result<ArrayD<T>, KernelError> {
     let shape = broadcast_shapes(&[c.shape(), x.shape(), y.shape()])?;
-    crate::tensor_ops::elem::element_count(&shape)?;
+    crate::kit::element_count(&shape)?;
     let (vc, vx, vy) = (
         view_as(c, &shape)?,
         view_as(x, &shape)?,

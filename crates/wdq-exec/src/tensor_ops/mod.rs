@@ -34,7 +34,7 @@ pub(crate) use shape_ops::{
     shape_operand, squeeze_shape, unsqueeze_shape,
 };
 
-use crate::tensor_ops::elem::{int_values, norm_axis, required};
+use crate::kit::{int_values, norm_axis, required};
 use crate::{KernelContext, KernelError, KernelResult, TensorValue};
 use logic::Comparison;
 use ndarray::{ArrayD, IxDyn};

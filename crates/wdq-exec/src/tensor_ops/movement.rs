@@ -2,9 +2,8 @@
 //! planners (`*_shape`, `*_plan`, `split_sizes`) are shared with static
 //! shape inference.
 
-use crate::tensor_ops::elem::{
-    element_count, int_values, map_any, map_same, norm_axis, optional, reshaped, select_cartesian,
-};
+use crate::kit::{element_count, int_values, norm_axis, optional, reshaped};
+use crate::tensor_ops::elem::{map_any, map_same, select_cartesian};
 use crate::{KernelError, TensorValue};
 use ndarray::{ArrayViewD, Axis, IxDyn, Slice};
 use wdq_ir::op::{SliceAttrs, SplitAttrs};

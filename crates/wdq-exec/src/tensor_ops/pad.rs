@@ -2,9 +2,8 @@
 //! and the constant are attributes before opset 11, inputs after; opset 18
 //! adds the `axes` input.
 
-use crate::tensor_ops::elem::{
-    first_as_f64, int_values, map_any, norm_axis, optional, select_cartesian, Elem, FILL,
-};
+use crate::kit::{int_values, norm_axis, optional};
+use crate::tensor_ops::elem::{first_as_f64, map_any, select_cartesian, Elem, FILL};
 use crate::{KernelError, TensorValue};
 use wdq_ir::op::PadAttrs;
 
@@ -121,7 +120,7 @@ pub(crate) fn pad(
 ) -> Result<TensorValue, KernelError> {
     let mode = PadMode::parse(attrs.mode.as_deref())?;
     let amounts = pad_amounts(attrs, inputs, x.shape().len())?;
-    crate::tensor_ops::elem::element_count(&padded_shape(x.shape(), &amounts)?)?;
+    crate::kit::element_count(&padded_shape(x.shape(), &amounts)?)?;
     let plan: Vec<Vec<usize>> = x
         .shape()
         .iter()

@@ -2,7 +2,7 @@
 //! saturating) and DequantizeLinear (int8/uint8/int4/uint4/int32 to f32),
 //! per tensor or per axis. Blocked quantization is refused.
 
-use crate::tensor_ops::elem::{float_values, int_values, norm_axis, optional, required};
+use crate::kit::{float_values, int_values, norm_axis, optional, required};
 use crate::{KernelError, TensorValue};
 use ndarray::ArrayD;
 use wdq_ir::op::QdqAttrs;
@@ -186,8 +186,5 @@ pub(crate) fn dequantize(
             dequantize_value(v as i32, s, z as i32)
         })
         .collect();
-    Ok(TensorValue::F32(crate::tensor_ops::elem::array(
-        x.shape(),
-        out,
-    )?))
+    Ok(TensorValue::F32(crate::kit::array(x.shape(), out)?))
 }

@@ -2,7 +2,8 @@
 //! an attribute before opset 13 (ReduceSum) or 18 (the others) and input 1
 //! after; either form is read when present.
 
-use crate::tensor_ops::elem::{array, int_values, norm_axis, optional, Elem};
+use crate::kit::{array, int_values, norm_axis, optional};
+use crate::tensor_ops::elem::Elem;
 use crate::{KernelError, TensorValue};
 use ndarray::{ArrayD, Axis};
 use wdq_ir::op::ReduceAttrs;

@@ -3,7 +3,8 @@
 //! takes scales as input 1 (asymmetric coordinates, "simple" nearest
 //! rounding); opset 11+ takes roi, scales, sizes as inputs 1..3.
 
-use crate::tensor_ops::elem::{float_values, map_any, norm_axis, optional, select_cartesian};
+use crate::kit::{float_values, norm_axis, optional};
+use crate::tensor_ops::elem::{map_any, select_cartesian};
 use crate::{KernelError, TensorValue};
 use ndarray::{ArrayD, Axis, IxDyn, Zip};
 use wdq_ir::op::ResizeAttrs;
@@ -59,7 +60,7 @@ pub(crate) fn resize_plan(
             }
         }
         (None, Some(z)) => {
-            let sizes = crate::tensor_ops::elem::int_values(z, sizes_at)?;
+            let sizes = crate::kit::int_values(z, sizes_at)?;
             if sizes.len() != axes.len() || sizes.iter().any(|&x| x < 0) {
                 return Err(KernelError::Shape(format!(
                     "bad Resize sizes {sizes:?} for axes {axes:?}"
@@ -105,7 +106,7 @@ pub(crate) fn resize_plan(
             return Err(KernelError::Shape("Resize needs scales or sizes".into()));
         }
     }
-    crate::tensor_ops::elem::element_count(&out_shape)?;
+    crate::kit::element_count(&out_shape)?;
     Ok(ResizePlan { out_shape, scales })
 }
 

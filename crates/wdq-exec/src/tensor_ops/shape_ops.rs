@@ -2,10 +2,9 @@
 //! Expand, Range and Constant. The `*_shape` planners are shared with
 //! static shape inference; they read only control inputs (never input 0).
 
+use crate::kit::{array, element_count, int_values, norm_axis, optional, reshaped, MAX_ELEMENTS};
 use crate::tensor_ops::broadcast::{broadcast_shapes, broadcast_to};
-use crate::tensor_ops::elem::{
-    array, element_count, int_values, map_any, norm_axis, optional, reshaped, Elem, MAX_ELEMENTS,
-};
+use crate::tensor_ops::elem::{map_any, Elem};
 use crate::{KernelError, TensorValue};
 use ndarray::{ArrayD, IxDyn};
 use wdq_ir::op::{

@@ -3,11 +3,13 @@
 //! (Softmax's axis coercion, Clip's and Pad's new typed inputs).
 //!
 //! It knows only the ops whose output rank and type follow simply from
-//! their inputs; anything else stays unknown, and adapters then take a
-//! form that does not need the fact, or refuse.
+//! their inputs (the generic shape rules of the ops' metadata rows,
+//! [`wdq_ir::OpMeta`], and a few own rules below); anything else stays
+//! unknown, and adapters then take a form that does not need the fact, or
+//! refuse.
 
 use super::edit::NodeAttrs;
-use wdq_ir::{AttrValue, DType, Graph, Node, Op, ValueDef, ValueId};
+use wdq_ir::{AttrValue, DType, Graph, Node, Op, ShapeRule, ValueDef, ValueId};
 
 /// Rank and element type per value (indexed by `ValueId`).
 pub(crate) struct Facts {
@@ -23,70 +25,6 @@ impl Facts {
         self.dtype.get(v.index()).copied().flatten()
     }
 }
-
-/// Ops whose every output has the rank and type of input 0.
-const LIKE_INPUT: &[&str] = &[
-    "Abs",
-    "AveragePool",
-    "BatchNormalization",
-    "Ceil",
-    "Clip",
-    "Concat",
-    "Conv",
-    "ConvTranspose",
-    "Dropout",
-    "Elu",
-    "Erf",
-    "Exp",
-    "Floor",
-    "Gelu",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "HardSigmoid",
-    "HardSwish",
-    "Hardmax",
-    "Identity",
-    "InstanceNormalization",
-    "LRN",
-    "LayerNormalization",
-    "LeakyRelu",
-    "Log",
-    "LogSoftmax",
-    "MaxPool",
-    "Neg",
-    "PRelu",
-    "Pad",
-    "Reciprocal",
-    "Relu",
-    "Resize",
-    "Selu",
-    "Sigmoid",
-    "Slice",
-    "Softmax",
-    "Softplus",
-    "Softsign",
-    "Split",
-    "Sqrt",
-    "Tanh",
-    "Tile",
-    "Transpose",
-    "Upsample",
-];
-/// Broadcasting ops: rank is the largest input rank, type input 0's.
-const BROADCAST: &[&str] = &[
-    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean",
-];
-/// Broadcasting comparisons: bool output.
-const COMPARE: &[&str] = &[
-    "Equal",
-    "Greater",
-    "Less",
-    "GreaterOrEqual",
-    "LessOrEqual",
-    "And",
-    "Or",
-    "Xor",
-];
 
 /// Computes the facts for every value of `graph`.
 pub(crate) fn infer(graph: &Graph) -> Facts {
@@ -151,10 +89,14 @@ fn node_facts(graph: &Graph, node: &Node, facts: &Facts) -> (Option<usize>, Opti
             .collect::<Option<Vec<_>>>()
             .and_then(|r| r.into_iter().max())
     };
+    // Ops with a generic rule take it from their metadata row.
+    match wdq_ir::meta_by_name(op).map(|m| m.shape) {
+        Some(ShapeRule::Same | ShapeRule::SameRank) => return (input_rank(0), input_type(0)),
+        Some(ShapeRule::Broadcast) => return (max_rank(), input_type(0)),
+        Some(ShapeRule::Compare) => return (max_rank(), Some(DType::Bool)),
+        Some(ShapeRule::Own) | None => {}
+    }
     match op {
-        _ if LIKE_INPUT.contains(&op) => (input_rank(0), input_type(0)),
-        _ if BROADCAST.contains(&op) => (max_rank(), input_type(0)),
-        _ if COMPARE.contains(&op) => (max_rank(), Some(DType::Bool)),
         "Not" => (input_rank(0), Some(DType::Bool)),
         "Where" => (max_rank(), input_type(1)),
         "Gemm" | "Flatten" => (Some(2), input_type(0)),
