@@ -77,6 +77,7 @@ pub(super) fn graph_from_proto(
                 why: "a graph input has no name".to_string(),
             });
         }
+        super::checks::input_dims(&name, ty.as_ref())?;
         let id = match by_name.get(&name) {
             Some(&id) if listed.insert(id) => {
                 if ty.is_some() {
@@ -100,6 +101,7 @@ pub(super) fn graph_from_proto(
         }
         graph.inputs.push(id);
     }
+    super::checks::nodes(&proto.node)?;
     for index in topological_order(&proto, &by_name)? {
         add_node(
             &mut graph,
@@ -159,7 +161,6 @@ pub(super) fn metadata(props: &[pb::StringStringEntryProto]) -> Vec<(String, Str
         .collect()
 }
 
-/// How error messages name a node: its name, or its position in the file.
 /// Every name a graph reads: node inputs (in subgraphs too, which may read
 /// the outer scope), graph inputs and graph outputs.
 fn read_names(proto: &pb::GraphProto) -> HashSet<String> {
@@ -179,6 +180,7 @@ fn read_names(proto: &pb::GraphProto) -> HashSet<String> {
     names
 }
 
+/// How error messages name a node: its name, or its position in the file.
 pub(crate) fn node_label(proto: &pb::NodeProto, index: usize) -> String {
     match proto.name.as_deref() {
         Some(n) if !n.is_empty() => n.to_string(),
