@@ -75,6 +75,12 @@ pub enum DataError {
         label: i64,
         classes: usize,
     },
+    #[error("{path}: array `{key}` holds NaN or infinity (sample {sample}); clean the data (the model was not run)")]
+    NonFinite {
+        path: PathBuf,
+        key: String,
+        sample: usize,
+    },
     #[error("{path}: cannot write: {source}")]
     Write {
         path: PathBuf,
@@ -219,6 +225,29 @@ impl Dataset {
                     declared: format!("[{}]", dims.join(",")),
                     got: got.to_vec(),
                     axis,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every float input is finite; `path` names the file.
+    ///
+    /// # Errors
+    /// [`DataError::NonFinite`] naming the array and the first bad sample.
+    pub fn check_finite(&self, path: &Path) -> Result<(), DataError> {
+        for (key, value) in &self.inputs {
+            let per_sample = value.shape().iter().skip(1).product::<usize>();
+            let bad = match value {
+                TensorValue::F32(a) => a.iter().position(|x| !x.is_finite()),
+                TensorValue::F64(a) => a.iter().position(|x| !x.is_finite()),
+                _ => None,
+            };
+            if let Some(at) = bad {
+                return Err(DataError::NonFinite {
+                    path: path.to_path_buf(),
+                    key: key.clone(),
+                    sample: at / per_sample.max(1),
                 });
             }
         }

@@ -44,16 +44,38 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", printable(&error_chain(&e)));
             ExitCode::from(1)
         }
     }
+}
+
+/// `text` with control characters other than newline and tab written as
+/// escapes (`\u{1b}`): names come from the model and the data, and a
+/// name holding an ANSI sequence must not clear the screen or retitle the
+/// terminal. Everything the program prints passes through here.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if bad(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Writes to stdout; a reader that went away (`| head`) ends the program
 /// quietly instead of panicking, as command-line tools do.
 fn emit(text: &str) {
     use std::io::Write;
+    let text = printable(text);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -81,6 +103,7 @@ fn error_chain(e: &anyhow::Error) -> String {
 fn load_dataset(model: &wdq_ir::Model, path: &std::path::Path) -> Result<Dataset> {
     let data = Dataset::load(path, &required_inputs(model))?;
     data.check_shapes(path, model)?;
+    data.check_finite(path)?;
     if let Some(classes) = onnx_wdq::declared_classes(model) {
         data.check_labels(path, classes)?;
     }
@@ -159,15 +182,16 @@ fn convert(args: ConvertArgs) -> Result<()> {
             .iter()
             .map(|(op, n)| format!("{op} x{n}"))
             .collect();
+        let rewritten = if rewritten.is_empty() {
+            "none".to_string()
+        } else {
+            rewritten.join(", ")
+        };
         eprintln!(
             "opset {} -> {}; rewritten: {}",
             summary.from,
             summary.to,
-            if rewritten.is_empty() {
-                "none".to_string()
-            } else {
-                rewritten.join(", ")
-            }
+            printable(&rewritten)
         );
     }
     wdq_onnx::save_model(&model, &args.output)
@@ -329,4 +353,22 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_THRESHOLD_NOT_MET)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped_but_lines_kept() {
+        let name = "fc1\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}x";
+        let text = format!("node `{name}`\n\tok");
+        let shown = super::printable(&text);
+        assert_eq!(
+            shown,
+            "node `fc1\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}x`\n\tok"
+        );
+        assert!(matches!(
+            super::printable("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 }
