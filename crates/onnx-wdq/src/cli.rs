@@ -90,13 +90,13 @@ pub struct TrainArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub steps_per_cycle: Option<u32>,
     /// SGD learning rate.
-    #[arg(long, default_value_t = 0.001)]
+    #[arg(long, default_value_t = 0.001, allow_negative_numbers = true, value_parser = positive_f32)]
     pub lr: f32,
     /// SGD momentum (PyTorch convention).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = momentum_value)]
     pub momentum: f32,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative_f32)]
     pub weight_decay: f32,
     /// Samples per optimizer step.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
@@ -152,7 +152,7 @@ pub struct DataArgs {
     #[arg(long, requires = "train")]
     pub val: Option<PathBuf>,
     /// Fraction of --data held out for validation (seeded by --seed).
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true, value_parser = fraction_value)]
     pub val_fraction: f64,
 }
 
@@ -164,7 +164,7 @@ pub struct CandidateArgs {
     /// top1/agreement/top5-agreement (default 1) and for --eval-command
     /// (in its score's unit; required); the least SQNR in dB (default 20),
     /// the least cosine (0.995), the largest rel-l2 (0.1).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, value_parser = finite_f64)]
     pub threshold: Option<f64>,
     /// Accept a candidate only when the pessimistic end of its 95% interval
     /// (the loss's upper bound) is within the threshold.
@@ -246,7 +246,7 @@ pub struct QuantizeArgs {
     #[command(flatten)]
     pub candidate: CandidateArgs,
     /// Stop the search after this many seconds and keep the best found.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = seconds_value)]
     pub time_budget: Option<f64>,
     /// Score each candidate with this shell command instead of --metric:
     /// {model} is replaced by the candidate's path; the command prints one
@@ -330,4 +330,56 @@ fn label_free_value(text: &str) -> Result<String, String> {
         .ok_or_else(|| {
             format!("`{text}`: use auto, pseudo-labels, input-noise[:SIGMA], target-noise[:SIGMA] or distill (SIGMA > 0)")
         })
+}
+
+/// Parses a number and checks it is finite and `ok`; the message says what
+/// was expected (clap names the option and the value around it).
+fn number<T: std::str::FromStr + Into<f64> + Copy>(
+    text: &str,
+    ok: impl Fn(f64) -> bool,
+    expected: &str,
+) -> Result<T, String> {
+    let value: T = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number; expected {expected}"))?;
+    let x: f64 = value.into();
+    if x.is_finite() && ok(x) {
+        Ok(value)
+    } else {
+        Err(format!("expected {expected}"))
+    }
+}
+
+fn finite_f64(text: &str) -> Result<f64, String> {
+    number(text, |_| true, "a finite number")
+}
+
+fn positive_f32(text: &str) -> Result<f32, String> {
+    number(text, |x| x > 0.0, "a finite number greater than 0")
+}
+
+fn non_negative_f32(text: &str) -> Result<f32, String> {
+    number(text, |x| x >= 0.0, "a finite number of at least 0")
+}
+
+fn momentum_value(text: &str) -> Result<f32, String> {
+    number(text, |x| (0.0..1.0).contains(&x), "a number in [0, 1)")
+}
+
+fn fraction_value(text: &str) -> Result<f64, String> {
+    number(
+        text,
+        |x| x > 0.0 && x < 1.0,
+        "a fraction between 0 and 1 (exclusive)",
+    )
+}
+
+/// A time budget: seconds that a `Duration` holds (about 584 billion years).
+fn seconds_value(text: &str) -> Result<f64, String> {
+    number(
+        text,
+        |x| std::time::Duration::try_from_secs_f64(x).is_ok(),
+        "a non-negative number of seconds below 1.8e19",
+    )
 }

@@ -4,9 +4,9 @@
 //! Invariant of [`Dataset`]: every input array and the labels have the same
 //! first (sample) dimension, `len`.
 
-use ndarray::{ArrayD, Axis, IxDyn, OwnedRepr, Slice};
-use ndarray_npy::{NpzReader, NpzWriter, ReadNpyError, ReadNpzError};
-use std::fs::File;
+use crate::npy::{self, NpyError};
+use ndarray::{Axis, Slice};
+use ndarray_npy::NpzWriter;
 use std::path::{Path, PathBuf};
 use wdq_exec::TensorValue;
 
@@ -22,11 +22,32 @@ pub enum DataError {
         source: std::io::Error,
     },
     #[error("{path}: not a readable .npz archive: {source}")]
-    Npz { path: PathBuf, source: ReadNpzError },
+    Npz {
+        path: PathBuf,
+        source: zip::result::ZipError,
+    },
     #[error("{path}: not a readable .npy array: {source}")]
-    Npy { path: PathBuf, source: ReadNpyError },
-    #[error("{path}: array `{key}` has an element type onnx-wdq cannot read (use float32, float64, int64, int32, uint8 or bool)")]
-    ElementType { path: PathBuf, key: String },
+    Npy { path: PathBuf, source: NpyError },
+    #[error("{path}: array `{key}`: {source}")]
+    Entry {
+        path: PathBuf,
+        key: String,
+        source: NpyError,
+    },
+    #[error("{path}: entry `{entry}` is not a .npy array; an .npz holds only `NAME.npy` entries")]
+    NotNpy { path: PathBuf, entry: String },
+    #[error("{path}: array `{key}` appears twice")]
+    DuplicateKey { path: PathBuf, key: String },
+    #[error("{path}: the arrays hold no samples (the first dimension is 0); give at least one")]
+    Empty { path: PathBuf },
+    #[error("{path}: model input `{input}` is declared {declared} but the array has shape {got:?} (axis {axis} differs); give data of the declared shape")]
+    InputShape {
+        path: PathBuf,
+        input: String,
+        declared: String,
+        got: Vec<usize>,
+        axis: usize,
+    },
     #[error("{path}: no array for model input `{input}` (arrays: {available})")]
     MissingInput {
         path: PathBuf,
@@ -41,8 +62,10 @@ pub enum DataError {
         first: String,
         expected: usize,
     },
-    #[error("{path}: `labels` must be a 1-D integer array of class indices, got shape {shape:?}")]
+    #[error("{path}: `labels` must be a 1-D array of class indices, got shape {shape:?}")]
     Labels { path: PathBuf, shape: Vec<usize> },
+    #[error("{path}: `labels` must hold integer class indices (int64, int32 or uint8), not {dtype}; convert them with labels.astype('int64')")]
+    LabelType { path: PathBuf, dtype: String },
     #[error("{path}: array `{key}` is a scalar; inputs need a sample dimension")]
     Scalar { path: PathBuf, key: String },
     #[error("{path}: label {label} of sample {sample} is outside the model's {classes} classes")]
@@ -51,6 +74,12 @@ pub enum DataError {
         sample: usize,
         label: i64,
         classes: usize,
+    },
+    #[error("{path}: array `{key}` holds NaN or infinity (sample {sample}); clean the data (the model was not run)")]
+    NonFinite {
+        path: PathBuf,
+        key: String,
+        sample: usize,
     },
     #[error("{path}: cannot write: {source}")]
     Write {
@@ -138,6 +167,11 @@ impl Dataset {
         for (key, value) in &inputs {
             check_count(path, key, value.shape()[0], &first, len)?;
         }
+        if len == 0 && !(inputs.is_empty() && labels.is_none()) {
+            return Err(DataError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
         if let Some(l) = &labels {
             check_count(path, LABELS_KEY, l.len(), &first, len)?;
         }
@@ -146,6 +180,78 @@ impl Dataset {
             labels,
             len,
         })
+    }
+
+    /// Checks every input array against its graph input's declared shape
+    /// in `model`: the rank and each known dimension after the first (the
+    /// samples); `path` names the file in the error.
+    ///
+    /// # Errors
+    /// [`DataError::InputShape`] naming the input and the first axis that
+    /// differs.
+    pub fn check_shapes(&self, path: &Path, model: &wdq_ir::Model) -> Result<(), DataError> {
+        let graph = &model.graph;
+        for (name, value) in &self.inputs {
+            let declared = graph
+                .inputs
+                .iter()
+                .map(|&v| graph.value(v))
+                .find(|v| &v.name == name)
+                .and_then(|v| v.ty.as_ref()?.shape.as_ref());
+            let Some(declared) = declared else { continue };
+            let got = value.shape();
+            let differs = |(axis, dim): (usize, &wdq_ir::Dim)| match dim {
+                _ if axis >= got.len() => true,
+                wdq_ir::Dim::Known(d) => axis > 0 && got[axis] != *d,
+                _ => false,
+            };
+            let axis = declared
+                .iter()
+                .enumerate()
+                .position(differs)
+                .or((got.len() != declared.len()).then_some(declared.len().min(got.len())));
+            if let Some(axis) = axis {
+                let dims: Vec<String> = declared
+                    .iter()
+                    .map(|d| match d {
+                        wdq_ir::Dim::Known(n) => n.to_string(),
+                        wdq_ir::Dim::Named(s) => s.clone(),
+                        wdq_ir::Dim::Unknown => "?".to_string(),
+                    })
+                    .collect();
+                return Err(DataError::InputShape {
+                    path: path.to_path_buf(),
+                    input: name.clone(),
+                    declared: format!("[{}]", dims.join(",")),
+                    got: got.to_vec(),
+                    axis,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every float input is finite; `path` names the file.
+    ///
+    /// # Errors
+    /// [`DataError::NonFinite`] naming the array and the first bad sample.
+    pub fn check_finite(&self, path: &Path) -> Result<(), DataError> {
+        for (key, value) in &self.inputs {
+            let per_sample = value.shape().iter().skip(1).product::<usize>();
+            let bad = match value {
+                TensorValue::F32(a) => a.iter().position(|x| !x.is_finite()),
+                TensorValue::F64(a) => a.iter().position(|x| !x.is_finite()),
+                _ => None,
+            };
+            if let Some(at) = bad {
+                return Err(DataError::NonFinite {
+                    path: path.to_path_buf(),
+                    key: key.clone(),
+                    sample: at / per_sample.max(1),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Samples `start..end` of every input, as owned arrays.
@@ -250,109 +356,79 @@ fn labels_from(path: &Path, value: TensorValue) -> Result<Vec<i64>, DataError> {
         path: path.to_path_buf(),
         shape: value.shape().to_vec(),
     };
+    let labels: Vec<i64> = match &value {
+        TensorValue::I64(a) => a.iter().copied().collect(),
+        TensorValue::I32(a) => a.iter().map(|&x| x as i64).collect(),
+        TensorValue::U8(a) => a.iter().map(|&x| x as i64).collect(),
+        other => {
+            return Err(DataError::LabelType {
+                path: path.to_path_buf(),
+                dtype: other.dtype().to_string(),
+            })
+        }
+    };
     if value.shape().len() != 1 {
         return Err(bad());
     }
-    match &value {
-        TensorValue::I64(a) => Ok(a.iter().copied().collect()),
-        TensorValue::I32(a) => Ok(a.iter().map(|&x| x as i64).collect()),
-        TensorValue::U8(a) => Ok(a.iter().map(|&x| x as i64).collect()),
-        _ => Err(bad()),
-    }
+    Ok(labels)
 }
 
+/// Reads every array of `path` (an `.npy`, else an `.npz`), sorted by
+/// key, within the memory budget (see [`crate::npy`]).
 fn read_arrays(path: &Path) -> Result<Vec<(String, TensorValue)>, DataError> {
-    let file = File::open(path).map_err(|source| DataError::Open {
+    let (mut file, size) = wdq_onnx::open_regular(path).map_err(|source| DataError::Open {
         path: path.to_path_buf(),
         source,
     })?;
+    let mut budget = npy::memory_budget();
     if path.extension().is_some_and(|e| e == "npy") {
-        let value = read_npy_any(file).map_err(|source| DataError::Npy {
+        let value = npy::read_npy(&mut file, size, budget).map_err(|source| DataError::Npy {
             path: path.to_path_buf(),
             source,
         })?;
         let key = path
             .file_stem()
             .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        return match value {
-            Some(v) => Ok(vec![(key, v)]),
-            None => Err(DataError::ElementType {
-                path: path.to_path_buf(),
-                key,
-            }),
-        };
+        return Ok(vec![(key, value)]);
     }
     let npz_err = |source| DataError::Npz {
         path: path.to_path_buf(),
         source,
     };
-    let mut npz = NpzReader::new(file).map_err(npz_err)?;
-    let mut names = npz.names().map_err(npz_err)?;
-    names.sort();
-    let mut out = Vec::new();
-    for raw in names {
-        let key = raw.strip_suffix(".npy").unwrap_or(&raw).to_string();
-        match read_npz_any(&mut npz, &raw).map_err(npz_err)? {
-            Some(v) => out.push((key, v)),
-            None => {
-                return Err(DataError::ElementType {
-                    path: path.to_path_buf(),
-                    key,
-                })
-            }
+    let mut npz = zip::ZipArchive::new(file).map_err(npz_err)?;
+    let mut entries: Vec<(String, usize)> = Vec::new();
+    for index in 0..npz.len() {
+        let entry = npz.by_index(index).map_err(npz_err)?;
+        let name = entry.name().to_string();
+        let Some(key) = name.strip_suffix(".npy").filter(|_| entry.is_file()) else {
+            return Err(DataError::NotNpy {
+                path: path.to_path_buf(),
+                entry: name,
+            });
+        };
+        if entries.iter().any(|(k, _)| k == key) {
+            return Err(DataError::DuplicateKey {
+                path: path.to_path_buf(),
+                key: key.to_string(),
+            });
         }
+        entries.push((key.to_string(), index));
+    }
+    entries.sort();
+    let mut out = Vec::new();
+    for (key, index) in entries {
+        let mut entry = npz.by_index(index).map_err(npz_err)?;
+        let declared = entry.size();
+        let value =
+            npy::read_npy(&mut entry, declared, budget).map_err(|source| DataError::Entry {
+                path: path.to_path_buf(),
+                key: key.clone(),
+                source,
+            })?;
+        budget = budget.saturating_sub(declared);
+        out.push((key, value));
     }
     Ok(out)
-}
-
-/// Tries each element type the executor holds until the file's descriptor
-/// matches; `Ok(None)` when none does. `$read` is called as `$read!(T)`.
-macro_rules! read_any {
-    ($read:ident, $wrong:pat) => {{
-        macro_rules! attempt {
-            ($t:ty, $variant:ident) => {
-                match $read!($t) {
-                    Ok(a) => return Ok(Some(TensorValue::$variant(a))),
-                    Err($wrong) => {}
-                    Err(e) => return Err(e),
-                }
-            };
-        }
-        attempt!(f32, F32);
-        attempt!(f64, F64);
-        attempt!(i64, I64);
-        attempt!(i32, I32);
-        attempt!(i8, I8);
-        attempt!(u8, U8);
-        attempt!(bool, Bool);
-        Ok(None)
-    }};
-}
-
-fn read_npz_any(
-    npz: &mut NpzReader<File>,
-    name: &str,
-) -> Result<Option<TensorValue>, ReadNpzError> {
-    macro_rules! from_npz {
-        ($t:ty) => {
-            npz.by_name::<OwnedRepr<$t>, IxDyn>(name)
-        };
-    }
-    read_any!(
-        from_npz,
-        ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))
-    )
-}
-
-fn read_npy_any(mut file: File) -> Result<Option<TensorValue>, ReadNpyError> {
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(ReadNpyError::from)?;
-    macro_rules! from_npy {
-        ($t:ty) => {
-            <ArrayD<$t> as ndarray_npy::ReadNpyExt>::read_npy(std::io::Cursor::new(&bytes))
-        };
-    }
-    read_any!(from_npy, ReadNpyError::WrongDescriptor(_))
 }
 
 /// Writes arrays to an `.npz` file atomically.

@@ -11,6 +11,7 @@ pub mod eval_command;
 pub mod evaluate;
 pub mod files;
 pub mod inspect;
+pub mod npy;
 pub mod pipeline;
 pub mod quantize;
 

@@ -18,10 +18,12 @@ use cli::{
 use onnx_wdq::data::{save_npz, Dataset};
 use onnx_wdq::eval_command::CommandEvaluator;
 use onnx_wdq::evaluate::{evaluate, Evaluation};
+use onnx_wdq::files;
 use onnx_wdq::inspect::ModelSummary;
 use onnx_wdq::pipeline;
 use onnx_wdq::quantize::{Evaluator, ValidationScore};
 use onnx_wdq::required_inputs;
+use std::path::Path;
 use std::process::ExitCode;
 use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
@@ -42,16 +44,38 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", printable(&error_chain(&e)));
             ExitCode::from(1)
         }
     }
+}
+
+/// `text` with control characters other than newline and tab written as
+/// escapes (`\u{1b}`): names come from the model and the data, and a
+/// name holding an ANSI sequence must not clear the screen or retitle the
+/// terminal. Everything the program prints passes through here.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if bad(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// Writes to stdout; a reader that went away (`| head`) ends the program
 /// quietly instead of panicking, as command-line tools do.
 fn emit(text: &str) {
     use std::io::Write;
+    let text = printable(text);
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -78,6 +102,8 @@ fn error_chain(e: &anyhow::Error) -> String {
 /// Loads a dataset for `model`, checking labels against its declared classes.
 fn load_dataset(model: &wdq_ir::Model, path: &std::path::Path) -> Result<Dataset> {
     let data = Dataset::load(path, &required_inputs(model))?;
+    data.check_shapes(path, model)?;
+    data.check_finite(path)?;
     if let Some(classes) = onnx_wdq::declared_classes(model) {
         data.check_labels(path, classes)?;
     }
@@ -101,6 +127,12 @@ fn inspect(args: InspectArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
+    if let Some(path) = &args.save_outputs {
+        files::check_outputs(
+            &[("the model", &args.model), ("--data", &args.data)],
+            &[("--save-outputs", path)],
+        )?;
+    }
     let model = load(&args.model)?;
     let data = load_dataset(&model, &args.data)?;
     let plan = Plan::new(&model).with_context(|| format!("preparing {}", args.model.display()))?;
@@ -139,6 +171,7 @@ fn render_evaluation(e: &Evaluation) -> String {
 }
 
 fn convert(args: ConvertArgs) -> Result<()> {
+    files::check_outputs(&[("the input model", &args.model)], &[("-o", &args.output)])?;
     let mut model = wdq_onnx::load_model(&args.model)
         .with_context(|| format!("reading model {}", args.model.display()))?;
     if let Some(target) = args.opset {
@@ -149,15 +182,16 @@ fn convert(args: ConvertArgs) -> Result<()> {
             .iter()
             .map(|(op, n)| format!("{op} x{n}"))
             .collect();
+        let rewritten = if rewritten.is_empty() {
+            "none".to_string()
+        } else {
+            rewritten.join(", ")
+        };
         eprintln!(
             "opset {} -> {}; rewritten: {}",
             summary.from,
             summary.to,
-            if rewritten.is_empty() {
-                "none".to_string()
-            } else {
-                rewritten.join(", ")
-            }
+            printable(&rewritten)
         );
     }
     wdq_onnx::save_model(&model, &args.output)
@@ -166,6 +200,12 @@ fn convert(args: ConvertArgs) -> Result<()> {
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<()> {
+    if let Some(path) = &args.json {
+        files::check_outputs(
+            &[("the model", &args.model), ("--data", &args.data)],
+            &[("--json", path)],
+        )?;
+    }
     let model = load(&args.model)?;
     let data = load_dataset(&model, &args.data)?;
     let (options, statistic) = options::train_options(&args.train)?;
@@ -183,8 +223,29 @@ fn analyze(args: AnalyzeArgs) -> Result<()> {
 
 fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value)? + "\n";
-    onnx_wdq::files::write_atomically(path, |f| std::io::Write::write_all(f, text.as_bytes()))
+    files::write_atomically(path, |f| std::io::Write::write_all(f, text.as_bytes()))
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// `bytes` staged for `path` (see [`files::commit`]).
+fn stage(path: &Path, bytes: &[u8]) -> Result<files::Staged> {
+    files::stage(path, |f| std::io::Write::write_all(f, bytes))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The files a command reads, named as its messages name them.
+fn inputs<'a>(model: &'a Path, data: &'a DataArgs) -> Vec<(&'static str, &'a Path)> {
+    let mut files = vec![("the input model", model)];
+    for (what, path) in [
+        ("--data", &data.data),
+        ("--train", &data.train),
+        ("--val", &data.val),
+    ] {
+        if let Some(p) = path {
+            files.push((what, p.as_path()));
+        }
+    }
+    files
 }
 
 /// The training and validation samples of --data (split) or --train/--val.
@@ -235,7 +296,7 @@ fn compare(args: Box<CompareArgs>) -> Result<()> {
     for (name, svg) in charts {
         let Some(svg) = svg else { continue };
         let path = args.out.join(name);
-        onnx_wdq::files::write_atomically(&path, |f| std::io::Write::write_all(f, svg.as_bytes()))
+        files::write_atomically(&path, |f| std::io::Write::write_all(f, svg.as_bytes()))
             .with_context(|| format!("writing {}", path.display()))?;
         written.push(name);
     }
@@ -251,6 +312,11 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     let (Some(model_path), Some(output)) = (&args.model, &args.output) else {
         anyhow::bail!("the model and -o/--output are required");
     };
+    let mut outputs = vec![("-o", output.as_path())];
+    if let Some(report) = &args.report {
+        outputs.push(("--report", report.as_path()));
+    }
+    files::check_outputs(&inputs(model_path, &args.data), &outputs)?;
     let model = load(model_path)?;
     let (train, val) = load_data(&model, &args.data, args.train_args.seed)?;
     let options = options::quantize_options(&args)?;
@@ -266,13 +332,20 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     let mut quantized = pipeline::run(&model, &train, &options, evaluator.as_mut(), &mut progress)
         .with_context(|| format!("quantizing {}", model_path.display()))?;
     progress.finish();
-    quantized
-        .write(&model, output)
+    let bytes = quantized
+        .encode(&model)
         .with_context(|| format!("writing {}", output.display()))?;
     let report = quantized.report;
+    let mut staged = vec![stage(output, &bytes)?];
     if let Some(path) = &args.report {
-        write_json(path, &report)?;
+        staged.push(stage(
+            path,
+            (serde_json::to_string_pretty(&report)? + "\n").as_bytes(),
+        )?);
     }
+    files::commit(staged).map_err(|(path, e)| {
+        anyhow::anyhow!("writing {}: {e} (no output was written)", path.display())
+    })?;
     emit(&report.render());
     emit(&format!("wrote {}\n", output.display()));
     Ok(if report.met_threshold {
@@ -280,4 +353,22 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_THRESHOLD_NOT_MET)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped_but_lines_kept() {
+        let name = "fc1\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}x";
+        let text = format!("node `{name}`\n\tok");
+        let shown = super::printable(&text);
+        assert_eq!(
+            shown,
+            "node `fc1\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}x`\n\tok"
+        );
+        assert!(matches!(
+            super::printable("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 }

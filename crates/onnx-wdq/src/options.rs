@@ -45,9 +45,10 @@ pub fn selection(text: &str, min_candidates: Option<usize>) -> Result<Selection>
             n: n.parse().with_context(|| format!("--select count:{n}"))?,
         },
         Some(("threshold", s)) => Selection::Threshold {
-            max_statistic: s
-                .parse()
-                .with_context(|| format!("--select threshold:{s}"))?,
+            max_statistic: match s.parse::<f64>() {
+                Ok(x) if x.is_finite() => x,
+                _ => bail!("--select threshold:{s}: S must be a finite number"),
+            },
         },
         _ => bail!("--select must be bisect, halving, count:N or threshold:S, not `{text}`"),
     };
@@ -92,9 +93,9 @@ pub fn calibration(
 
 /// Every option of the main command except the data.
 pub fn quantize_options(args: &QuantizeArgs) -> Result<QuantizeOptions> {
-    let time_budget = match args.time_budget {
-        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("--time-budget must be a non-negative number of seconds, not {s}"),
+    let time_budget = match args.time_budget.map(Duration::try_from_secs_f64) {
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => bail!("--time-budget must be a non-negative number of seconds: {e}"),
         None => None,
     };
     let mut options = candidate_options(&args.train_args, &args.candidate)?;

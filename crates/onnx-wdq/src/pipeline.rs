@@ -169,19 +169,20 @@ pub fn run(
 }
 
 impl Quantized {
-    /// Writes the model to `path` (atomically) and completes the report:
-    /// the encoded sizes of `original` and of the output, and the export
-    /// time.
+    /// Encodes the model for writing and completes the report: the
+    /// encoded sizes of `original` and of the output, and the export time.
+    /// The caller writes the bytes (with the report, so that both land or
+    /// neither does: see [`crate::files::commit`]).
     ///
     /// # Errors
-    /// [`wdq_onnx::OnnxError`] from encoding or writing.
-    pub fn write(&mut self, original: &Model, path: &Path) -> Result<(), wdq_onnx::OnnxError> {
+    /// [`wdq_onnx::OnnxError`] from encoding.
+    pub fn encode(&mut self, original: &Model) -> Result<Vec<u8>, wdq_onnx::OnnxError> {
         let clock = Instant::now();
         self.report.sizes.file_before = wdq_onnx::encode_model(original)?.len();
-        self.report.sizes.file_after = wdq_onnx::encode_model(&self.model)?.len();
-        wdq_onnx::save_model(&self.model, path)?;
+        let bytes = wdq_onnx::encode_model(&self.model)?;
+        self.report.sizes.file_after = bytes.len();
         self.report.seconds.export = lap(clock);
-        Ok(())
+        Ok(bytes)
     }
 }
 

@@ -16,6 +16,13 @@ pub enum OnnxError {
     /// The model has no graph.
     #[error("{}: the model has no graph", file_text(.file))]
     MissingGraph { file: Option<PathBuf> },
+    /// An opset version no release of its domain has.
+    #[error("opset {version} of domain {domain} is not valid: {why}")]
+    BadOpset {
+        domain: String,
+        version: i64,
+        why: String,
+    },
     /// The file's IR version is outside what this crate reads.
     #[error("IR version {version} is not supported (supported: {min}..={max})")]
     UnsupportedIrVersion { version: i64, min: i64, max: i64 },

@@ -2,13 +2,15 @@
 //! the model (`location`, `offset`, `length` keys).
 //!
 //! Invariant: a location is read only when it resolves, symbolic links
-//! included, to a file inside the model's folder; offset and length are
-//! checked against the file's size before anything is allocated.
+//! included, to a regular file inside the model's folder (never a pipe or
+//! a device); offset and length are checked against the file's size before
+//! anything is allocated, and the allocation is fallible. Initializers that
+//! nothing reads are not read at all (see `import::graph`).
 
+use crate::io::{open_regular, read_bounded};
 use crate::pb;
 use crate::OnnxError;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
 /// Resolves external data against the folder the model was read from.
@@ -60,6 +62,12 @@ impl ExternalResolver {
         let base = self.base.as_ref().ok_or_else(|| {
             fail("the model was decoded from bytes without a folder to resolve it against".into())
         })?;
+        // A model named without a folder part lies in the current folder.
+        let base = if base.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            base.as_path()
+        };
         let relative = Path::new(&location);
         let escapes = relative.components().any(|c| {
             matches!(
@@ -83,11 +91,8 @@ impl ExternalResolver {
         if !real.starts_with(&real_base) {
             return Err(fail("the path leaves the model's folder".to_string()));
         }
-        let mut file = File::open(&real).map_err(|e| fail(format!("cannot open: {e}")))?;
-        let size = file
-            .metadata()
-            .map_err(|e| fail(format!("cannot stat: {e}")))?
-            .len();
+        let (mut file, size) =
+            open_regular(&real).map_err(|e| fail(format!("cannot open: {e}")))?;
         if offset > size {
             return Err(fail(format!(
                 "offset {offset} is past the end of the file ({size} bytes)"
@@ -99,12 +104,10 @@ impl ExternalResolver {
                 "offset {offset} + length {length} is past the end of the file ({size} bytes)"
             )));
         }
-        let length = usize::try_from(length).map_err(|_| fail("length too large".into()))?;
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| fail(format!("cannot seek: {e}")))?;
-        let mut bytes = vec![0; length];
-        file.read_exact(&mut bytes)
-            .map_err(|e| fail(format!("cannot read: {e}")))?;
+        let bytes =
+            read_bounded(&mut file, length).map_err(|e| fail(format!("cannot read: {e}")))?;
         Ok(bytes)
     }
 

@@ -6,7 +6,7 @@ use crate::pb;
 use crate::{encode_model, OnnxError};
 use prost::Message;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use wdq_ir::Model;
@@ -18,10 +18,17 @@ use wdq_ir::Model;
 /// [`OnnxError::Io`] when the file cannot be read, and any error of
 /// [`crate::decode_model`], with the file named in [`OnnxError::Decode`].
 pub fn load_model(path: &Path) -> Result<Model, OnnxError> {
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io {
+    let io = |source| OnnxError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let (mut file, size) = open_regular(path).map_err(io)?;
+    if size == 0 {
+        return Err(io(std::io::Error::other(
+            "the file is empty (0 bytes), not an ONNX model",
+        )));
+    }
+    let bytes = read_bounded(&mut file, size).map_err(io)?;
     let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|source| OnnxError::Decode {
         file: Some(path.to_path_buf()),
         source,
@@ -34,6 +41,65 @@ pub fn load_model(path: &Path) -> Result<Model, OnnxError> {
         },
         other => other,
     })
+}
+
+/// Opens `path` for reading if it is a regular file (symbolic links
+/// followed) and returns it with its size. A pipe would block `open`, and a
+/// device such as `/dev/zero` never ends: both are refused before opening.
+///
+/// # Errors
+/// The I/O error, or `InvalidInput` saying what the path is instead.
+pub fn open_regular(path: &Path) -> std::io::Result<(File, u64)> {
+    let kind = |m: &std::fs::Metadata| {
+        let t = m.file_type();
+        if t.is_file() {
+            None
+        } else if t.is_dir() {
+            Some("a folder")
+        } else {
+            Some("a device, pipe or socket")
+        }
+    };
+    let not_regular = |what: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file but {what}"),
+        )
+    };
+    if let Some(what) = kind(&std::fs::metadata(path)?) {
+        return Err(not_regular(what));
+    }
+    let file = File::open(path)?;
+    let metadata = file.metadata()?;
+    if let Some(what) = kind(&metadata) {
+        return Err(not_regular(what));
+    }
+    Ok((file, metadata.len()))
+}
+
+/// Reads `length` bytes from `file`, allocating fallibly: a length that
+/// does not fit in memory is an error, not an abort.
+///
+/// # Errors
+/// `OutOfMemory` when the buffer cannot be allocated, or the read error.
+pub fn read_bounded(file: &mut impl std::io::Read, length: u64) -> std::io::Result<Vec<u8>> {
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            format!("cannot allocate {length} bytes to read it"),
+        )
+    };
+    let n = usize::try_from(length).map_err(|_| too_large())?;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(n).map_err(|_| too_large())?;
+    Read::take(&mut *file, length).read_to_end(&mut bytes)?;
+    if bytes.len() != n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the file ended after {} of {length} bytes", bytes.len()),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Encodes `model` and writes it to `path` atomically: the bytes go to a

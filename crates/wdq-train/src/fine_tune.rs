@@ -92,6 +92,17 @@ pub fn fine_tune(
     let step = training_step(model, &step_options)?;
     let plan = Plan::new(&step.model)?;
     let mut params = initial_params(model, &step)?;
+    // A weight that is not finite before any step is the model's fault,
+    // not a divergence: say so, naming the tensor.
+    let mut names: Vec<&String> = params.keys().collect();
+    names.sort();
+    if let Some(name) = names.into_iter().find(|n| {
+        params[*n]
+            .as_f32()
+            .is_some_and(|a| a.iter().any(|x| !x.is_finite()))
+    }) {
+        return Err(TrainError::NonFiniteWeight { name: name.clone() });
+    }
     let initial: HashMap<String, Vec<f32>> = params
         .iter()
         .filter_map(|(name, v)| {

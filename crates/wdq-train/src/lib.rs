@@ -84,13 +84,15 @@ pub enum TrainError {
     Autodiff(#[from] wdq_autodiff::AutodiffError),
     #[error(transparent)]
     Exec(#[from] wdq_exec::ExecError),
-    #[error("training diverged in cycle {cycle}, step {step}: {what}; try a lower learning rate than {learning_rate}")]
+    #[error("training diverged in cycle {cycle}, step {step}: {what} (the weights and the data were finite at the start); try a lower learning rate than {learning_rate}")]
     Diverged {
         cycle: usize,
         step: usize,
         what: String,
         learning_rate: f32,
     },
+    #[error("weight `{name}` holds NaN or infinity in the model itself, before any training; the model file is damaged (repair or re-export it)")]
+    NonFiniteWeight { name: String },
     #[error("the model has no weighted layer to fine-tune")]
     NoLayers,
     #[error("the training data holds no sample")]

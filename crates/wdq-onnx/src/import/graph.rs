@@ -33,9 +33,14 @@ pub(super) fn graph_from_proto(
     };
     let mut by_name: HashMap<String, ValueId> = HashMap::new();
     // Each initializer's protobuf is dropped once converted, so that a large
-    // model is not held twice.
+    // model is not held twice. An external initializer that nothing reads
+    // is left unread (export leaves unread initializers out anyway).
+    let read = read_names(&proto);
     for init in std::mem::take(&mut proto.initializer) {
         let name = init.name.clone().unwrap_or_default();
+        if ExternalResolver::is_external(&init) && !read.contains(name.as_str()) {
+            continue;
+        }
         if name.is_empty() {
             return Err(OnnxError::BadTensor {
                 tensor: String::new(),
@@ -72,6 +77,7 @@ pub(super) fn graph_from_proto(
                 why: "a graph input has no name".to_string(),
             });
         }
+        super::checks::input_dims(&name, ty.as_ref())?;
         let id = match by_name.get(&name) {
             Some(&id) if listed.insert(id) => {
                 if ty.is_some() {
@@ -95,6 +101,7 @@ pub(super) fn graph_from_proto(
         }
         graph.inputs.push(id);
     }
+    super::checks::nodes(&proto.node)?;
     for index in topological_order(&proto, &by_name)? {
         add_node(
             &mut graph,
@@ -152,6 +159,25 @@ pub(super) fn metadata(props: &[pb::StringStringEntryProto]) -> Vec<(String, Str
             )
         })
         .collect()
+}
+
+/// Every name a graph reads: node inputs (in subgraphs too, which may read
+/// the outer scope), graph inputs and graph outputs.
+fn read_names(proto: &pb::GraphProto) -> HashSet<String> {
+    fn walk(g: &pb::GraphProto, names: &mut HashSet<String>) {
+        for node in &g.node {
+            names.extend(node.input.iter().cloned());
+            for a in &node.attribute {
+                for sub in a.g.iter().chain(a.graphs.iter()) {
+                    walk(sub, names);
+                }
+            }
+        }
+        names.extend(g.output.iter().filter_map(|o| o.name.clone()));
+    }
+    let mut names: HashSet<String> = proto.input.iter().filter_map(|i| i.name.clone()).collect();
+    walk(proto, &mut names);
+    names
 }
 
 /// How error messages name a node: its name, or its position in the file.

@@ -3,6 +3,7 @@
 //! The model level lives here (IR version check, opsets, metadata, the
 //! parts kept encoded in [`Model::preserved`]); [`graph`] builds the graph.
 
+mod checks;
 mod graph;
 
 use crate::external::ExternalResolver;
@@ -91,6 +92,7 @@ pub(crate) fn model_from_proto(
             version: o.version.unwrap_or(0),
         })
         .collect();
+    checks::opsets(&opsets)?;
     // The one missing-opset default, decided here: a model whose nodes use
     // the default domain without importing it reads as importing it at
     // MAX_TARGET, which is also what export writes for it. Later stages

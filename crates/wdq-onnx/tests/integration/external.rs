@@ -165,3 +165,57 @@ fn truncated_data_file_is_named() {
     assert!(matches!(err, OnnxError::ExternalData { .. }), "{err}");
     assert!(err.to_string().contains("external_data.onnx.data"), "{err}");
 }
+
+/// A device or a pipe inside the folder is refused before it is opened:
+/// `/dev/zero` would be read until memory runs out, a pipe blocks `open`.
+#[cfg(unix)]
+#[test]
+fn devices_and_pipes_are_refused_without_opening_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("w.bin")).unwrap();
+    // The link leaves the folder: refused either way, and never read.
+    expect_external_error(
+        dir.path(),
+        &external_model("w.bin", None, None),
+        "leaves the model's folder",
+    );
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("p.bin"))
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo unavailable: the pipe case is skipped");
+        return;
+    }
+    let (send, receive) = std::sync::mpsc::channel();
+    let folder = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let m = external_model("p.bin", None, None);
+        let _ = send.send(decode_model(&bytes(&m), Some(&folder)).map(drop));
+    });
+    let result = receive
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a pipe as external data must not block the import");
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+/// An initializer that nothing reads is not read: a 3 GiB (sparse) tensor
+/// beside a used one imports without allocating it.
+#[test]
+fn an_unread_external_initializer_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("w.bin"), [0u8; 16]).unwrap();
+    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
+    big.set_len(3 << 30).unwrap();
+    let mut m = external_model("w.bin", None, None);
+    let graph = m.graph.as_mut().unwrap();
+    let mut unused = graph.initializer[0].clone();
+    unused.name = Some("unused".into());
+    unused.dims = vec![3 << 28];
+    for e in unused.external_data.iter_mut() {
+        e.value = Some("big.bin".into());
+    }
+    graph.initializer.push(unused);
+    let model = decode_model(&bytes(&m), Some(dir.path())).unwrap();
+    assert!(model.graph.values.iter().all(|v| v.name != "unused"));
+}

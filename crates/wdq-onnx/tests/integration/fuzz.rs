@@ -176,3 +176,72 @@ fn mutated_models_import_or_fail_cleanly() {
 fn mutated_models_long_run() {
     run(&["models", "ops", "digits"], 400);
 }
+
+/// The external-data loader under mutation: locations, offsets and lengths
+/// of the fixture's external tensors replaced by random and hostile values
+/// (huge, negative, past the end, leaving the folder, a device) must import
+/// or fail with [`wdq_onnx::OnnxError::ExternalData`], never panic or
+/// allocate what the file does not hold.
+#[test]
+fn mutated_external_data_imports_or_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = super::common::fixtures().join("models");
+    let data = "external_data.onnx.data";
+    std::fs::copy(models.join(data), dir.path().join(data)).unwrap();
+    let bytes = std::fs::read(models.join("external_data.onnx")).unwrap();
+    let original = pb::ModelProto::decode(bytes.as_slice()).unwrap();
+    let size = std::fs::metadata(dir.path().join(data)).unwrap().len();
+    let locations = [
+        data,
+        "missing.bin",
+        "../x",
+        "",
+        "/dev/zero",
+        "./external_data.onnx.data",
+    ];
+    let numbers = [
+        "0".to_string(),
+        "-1".to_string(),
+        size.to_string(),
+        (size + 1).to_string(),
+        u64::MAX.to_string(),
+        "4096".to_string(),
+        "1e9".to_string(),
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut imported, mut refused) = (0, 0);
+    for _ in 0..200 {
+        let mut proto = original.clone();
+        let graph = proto.graph.as_mut().unwrap();
+        let n = graph.initializer.len();
+        let t = &mut graph.initializer[rng.below(n)];
+        for entry in t.external_data.iter_mut() {
+            if rng.below(2) == 0 {
+                continue;
+            }
+            entry.value = Some(match entry.key.as_deref() {
+                Some("location") => locations[rng.below(locations.len())].to_string(),
+                _ => numbers[rng.below(numbers.len())].clone(),
+            });
+        }
+        if rng.below(4) == 0 {
+            for key in ["offset", "length"] {
+                t.external_data.push(pb::StringStringEntryProto {
+                    key: Some(key.into()),
+                    value: Some(numbers[rng.below(numbers.len())].clone()),
+                });
+            }
+        }
+        match decode_model(&proto.encode_to_vec(), Some(dir.path())) {
+            Ok(_) => imported += 1,
+            Err(
+                wdq_onnx::OnnxError::ExternalData { .. } | wdq_onnx::OnnxError::BadTensor { .. },
+            ) => refused += 1,
+            Err(e) => panic!("unexpected error kind: {e}"),
+        }
+    }
+    assert!(
+        imported > 0 && refused > 0,
+        "{imported} imported, {refused} refused"
+    );
+}

@@ -1,7 +1,9 @@
 //! Malformed input: every fault is an `OnnxError` naming what and where,
 //! never a panic.
 
-use super::common::{bytes, f32_tensor, fixtures, model, node, onnx_files, relu_graph, value_info};
+use super::common::{
+    bytes, f32_tensor, fixtures, float_type, model, node, onnx_files, relu_graph, value_info,
+};
 use wdq_onnx::{decode_model, load_model, pb, OnnxError};
 
 #[test]
@@ -187,6 +189,50 @@ fn unsupported_types_are_named() {
     let err = decode_model(&bytes(&model(graph, 13)), None).unwrap_err();
     assert!(
         matches!(&err, OnnxError::BadType { value, .. } if value == "x"),
+        "{err}"
+    );
+}
+
+fn import_error(m: &pb::ModelProto) -> String {
+    decode_model(&bytes(m), None).unwrap_err().to_string()
+}
+
+#[test]
+fn impossible_opsets_dims_names_and_input_counts_are_refused() {
+    for version in [0, -1, 1 << 62, 29] {
+        let err = import_error(&model(relu_graph(), version));
+        assert!(err.contains(&format!("opset {version}")), "{err}");
+    }
+    decode_model(&bytes(&model(relu_graph(), 28)), None).unwrap();
+
+    let mut huge = relu_graph();
+    huge.input = vec![value_info("x", Some(float_type(&[None, Some(1 << 40)])))];
+    let err = import_error(&model(huge, 13));
+    assert!(err.contains("`x`") && err.contains("dimension 1"), "{err}");
+
+    let mut twice = relu_graph();
+    twice.node.push(node("Relu", "relu", &["y"], &["z"]));
+    twice.output = vec![value_info("z", None)];
+    let err = import_error(&model(twice, 13));
+    assert!(err.contains("`relu`") && err.contains("twice"), "{err}");
+
+    let mut relu2 = relu_graph();
+    relu2.node = vec![node("Relu", "r", &["x", "x"], &["y"])];
+    let err = import_error(&model(relu2, 13));
+    assert!(
+        err.contains("`r`") && err.contains("Relu takes 1 inputs, the node has 2"),
+        "{err}"
+    );
+
+    // Trailing empty names are absent optional inputs, not inputs.
+    let mut clip = relu_graph();
+    clip.node = vec![node("Clip", "c", &["x", "", ""], &["y"])];
+    decode_model(&bytes(&model(clip, 13)), None).unwrap();
+    let mut conv4 = relu_graph();
+    conv4.node = vec![node("Conv", "conv", &["x", "x", "x", "x"], &["y"])];
+    let err = import_error(&model(conv4, 13));
+    assert!(
+        err.contains("`conv`") && err.contains("Conv takes 2 to 3 inputs"),
         "{err}"
     );
 }
