@@ -36,11 +36,13 @@
 //! # }
 //! ```
 
+mod affine;
 mod emit;
 mod error;
 mod lower;
 mod options;
 mod points;
+mod prepare;
 mod resolve;
 mod rewrite;
 mod site;
@@ -52,6 +54,7 @@ pub use options::{
     WeightGranularity,
 };
 pub use points::activation_points;
+pub use prepare::{FoldIntoLayers, Folded, FOLDED_KEY};
 /// How scales are chosen (`--scale float|pow2`): wdq-quant's type.
 pub use wdq_quant::ScaleMode;
 

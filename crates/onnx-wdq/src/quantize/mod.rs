@@ -8,7 +8,7 @@ mod metric;
 mod report;
 
 pub use crate::pipeline::Evaluator;
-pub use candidates::{raise_opset, CandidateEvaluator, Candidates, ValidationScore};
+pub use candidates::{prepare, raise_opset, CandidateEvaluator, Candidates, ValidationScore};
 pub use evaluator::{EvaluatorError, FnEvaluator};
 pub use metric::{classes, default_metric, Metric, OutputSet};
 pub(crate) use report::build as build_report;
@@ -105,6 +105,8 @@ pub enum QuantizeError {
     Calibration(#[from] CalibrationError),
     #[error("lowering: {0}")]
     Lower(#[from] wdq_lower::LowerError),
+    #[error("graph preparation: {0}")]
+    Prepare(#[from] wdq_ir::PassError<std::convert::Infallible>),
     #[error("opset conversion: {0}")]
     Opset(#[from] wdq_onnx::OnnxError),
     #[error(transparent)]

@@ -6,3 +6,4 @@ mod common;
 mod digits;
 mod models;
 mod ort_export;
+mod prepare;
