@@ -76,7 +76,8 @@ fn options_line(o: &QuantizeOptions) -> String {
     format!(
         "low_bits={} high_bits={} statistic={} selection={selection} skip_smallest={} \
          cycles={} lr={} batch_size={} seed={} include_bias={} scale={:?} granularity={:?} \
-         activations={:?} bias={:?} int4_storage={:?} calibration={:?} calibration_samples={}",
+         activations={:?} bias={:?} int4_storage={:?} calibration={:?} calibration_samples={} \
+         target={} weight_range={:?} symmetric_activations={}",
         o.low_bits,
         o.high_bits,
         o.statistic.name(),
@@ -93,6 +94,9 @@ fn options_line(o: &QuantizeOptions) -> String {
         o.lower.int4_storage,
         o.calibration,
         o.calibration_samples,
+        o.target.profile().name,
+        o.lower.weight_range,
+        o.lower.symmetric_activations,
     )
 }
 

@@ -7,4 +7,5 @@ mod common;
 mod compare;
 mod label_free;
 mod pipeline;
+mod targets;
 mod torch_exported;
