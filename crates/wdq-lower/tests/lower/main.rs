@@ -7,3 +7,4 @@ mod digits;
 mod models;
 mod ort_export;
 mod prepare;
+mod profiles;
