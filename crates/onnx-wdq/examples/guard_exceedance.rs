@@ -15,7 +15,7 @@
 
 use onnx_wdq::analyze::drift;
 use onnx_wdq::data::Dataset;
-use onnx_wdq::quantize::{raise_opset, CandidateEvaluator, QuantizeOptions};
+use onnx_wdq::quantize::{prepare, CandidateEvaluator, QuantizeOptions};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::path::Path;
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         low_bits: args.get(5).map_or(Ok(3), |s| s.parse())?,
         ..QuantizeOptions::default()
     };
-    let base = raise_opset(&model, &options)?;
+    let base = prepare(&model, &options)?;
     let order = drift(&base, &train, &options.train, options.statistic, &mut Quiet)?.order;
     let evaluator = CandidateEvaluator::prepare(&base, &train, &pool, &options)?;
     let score = &evaluator.score;

@@ -7,7 +7,9 @@
 //! power-of-two scales, `wdq.fraction_length` (`n` or `min..max` of its
 //! Qm.n formats). The model gets `wdq.tool`, `wdq.options`, `wdq.metric`,
 //! `wdq.threshold`, `wdq.reference`, and the reference, all-high and
-//! written model's scores. Earlier `wdq.*` entries are replaced.
+//! written model's scores. Earlier `wdq.*` entries are replaced, except
+//! `wdq.folded` (the nodes graph preparation folded into a layer, written
+//! by [`wdq_lower::FoldIntoLayers`]).
 
 use crate::analyze::Drift;
 use crate::quantize::{QuantizeOptions, QuantizeReport, Reference};
@@ -74,7 +76,8 @@ fn options_line(o: &QuantizeOptions) -> String {
     format!(
         "low_bits={} high_bits={} statistic={} selection={selection} skip_smallest={} \
          cycles={} lr={} batch_size={} seed={} include_bias={} scale={:?} granularity={:?} \
-         activations={:?} bias={:?} int4_storage={:?} calibration={:?} calibration_samples={}",
+         activations={:?} bias={:?} int4_storage={:?} calibration={:?} calibration_samples={} \
+         target={} weight_range={:?} symmetric_activations={}",
         o.low_bits,
         o.high_bits,
         o.statistic.name(),
@@ -91,12 +94,16 @@ fn options_line(o: &QuantizeOptions) -> String {
         o.lower.int4_storage,
         o.calibration,
         o.calibration_samples,
+        o.target.profile().name,
+        o.lower.weight_range,
+        o.lower.symmetric_activations,
     )
 }
 
-/// `pairs` minus earlier `wdq.*` entries, plus `notes` under the prefix.
+/// `pairs` minus earlier `wdq.*` entries (but `wdq.folded`), plus `notes`
+/// under the prefix.
 fn replace(pairs: &mut Vec<(String, String)>, notes: &[(&str, String)]) {
-    pairs.retain(|(k, _)| !k.starts_with(PREFIX));
+    pairs.retain(|(k, _)| !k.starts_with(PREFIX) || k == wdq_lower::FOLDED_KEY);
     pairs.extend(
         notes
             .iter()

@@ -38,6 +38,18 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Compare layer-ordering criteria: loss curves, searches, costs, plots.
     Compare(Box<CompareArgs>),
+    /// Check a written model against a target's profile: exit 0, or 1 with
+    /// the violations, each naming its node.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The ONNX model to check.
+    pub model: PathBuf,
+    /// The target whose profile it must meet.
+    #[arg(long, value_parser = ["onnxruntime", "qnn", "openvino", "tensorrt", "vitis"])]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]
@@ -190,19 +202,30 @@ pub struct CandidateArgs {
     /// Bit width of the other layers.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(2..=8))]
     pub high_bits: u8,
-    /// Weight scale granularity.
-    #[arg(long, default_value = "per-channel", value_parser = ["per-channel", "per-tensor"])]
-    pub granularity: String,
-    /// Scales: free floats, or powers of two (fixed point Qm.n).
-    #[arg(long, default_value = "float", value_parser = ["float", "pow2"])]
-    pub scale: String,
-    /// Bias: int32 with scale s_x * s_w, or left float.
-    #[arg(long, default_value = "int32", value_parser = ["int32", "float"])]
-    pub bias: String,
+    /// Deployment target: its profile fixes what the others options may
+    /// be (defaults: the profile's; see the README's table).
+    #[arg(long, default_value = "onnxruntime", value_parser = ["onnxruntime", "qnn", "openvino", "tensorrt", "vitis"])]
+    pub target: String,
+    /// Weight scale granularity [default: per-channel, per-tensor for vitis].
+    #[arg(long, value_parser = ["per-channel", "per-tensor"])]
+    pub granularity: Option<String>,
+    /// Scales: free floats, or powers of two (fixed point Qm.n) [default:
+    /// float, pow2 for vitis].
+    #[arg(long, value_parser = ["float", "pow2"])]
+    pub scale: Option<String>,
+    /// Weight codes: the symmetric grid ([-7, 7] at 4 bits) or the full
+    /// signed range ([-8, 7]) [default: symmetric].
+    #[arg(long, value_parser = ["symmetric", "full"])]
+    pub weight_range: Option<String>,
+    /// Bias: int32 with scale s_x * s_w, or left float [default: int32,
+    /// float for tensorrt and vitis].
+    #[arg(long, value_parser = ["int32", "float"])]
+    pub bias: Option<String>,
     /// Activation quantization (16-bit activations are not offered yet:
-    /// the executor cannot measure them).
-    #[arg(long, default_value = "u8", value_parser = ["u8", "i8", "none"])]
-    pub activations: String,
+    /// the executor cannot measure them) [default: u8, i8 with zero point
+    /// 0 for tensorrt and vitis].
+    #[arg(long, value_parser = ["u8", "i8", "none"])]
+    pub activations: Option<String>,
     /// Activation calibration: minmax, percentile[:P] (default 99.99) or mse.
     #[arg(long, default_value = "minmax", value_parser = calibration_value)]
     pub calibration: String,
@@ -210,9 +233,10 @@ pub struct CandidateArgs {
     /// `compare`).
     #[arg(long, default_value_t = 512)]
     pub calibration_samples: usize,
-    /// 4-bit weights: packed INT4 (opset 21) or int8 containers.
-    #[arg(long, default_value = "packed", value_parser = ["packed", "int8"])]
-    pub int4_storage: String,
+    /// 4-bit weights: packed INT4 (opset 21) or int8 containers [default:
+    /// packed].
+    #[arg(long, value_parser = ["packed", "int8"])]
+    pub int4_storage: Option<String>,
     /// Batch size of validation and calibration runs.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
     pub eval_batch_size: u32,

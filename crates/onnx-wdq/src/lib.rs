@@ -5,6 +5,7 @@
 pub mod analyze;
 pub mod annotate;
 pub mod calibrate;
+pub mod check;
 pub mod compare;
 pub mod data;
 pub mod eval_command;
@@ -14,6 +15,7 @@ pub mod inspect;
 pub mod npy;
 pub mod pipeline;
 pub mod quantize;
+pub mod target;
 
 /// The class count of a classifier whose first output is declared
 /// `[N, classes]` with a known `classes`.

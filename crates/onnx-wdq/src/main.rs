@@ -12,8 +12,8 @@ mod progress;
 use anyhow::{Context, Result};
 use clap::Parser;
 use cli::{
-    AnalyzeArgs, Cli, Command, CompareArgs, ConvertArgs, DataArgs, EvalArgs, InspectArgs,
-    QuantizeArgs,
+    AnalyzeArgs, CheckArgs, Cli, Command, CompareArgs, ConvertArgs, DataArgs, EvalArgs,
+    InspectArgs, QuantizeArgs,
 };
 use onnx_wdq::data::{save_npz, Dataset};
 use onnx_wdq::eval_command::CommandEvaluator;
@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Convert(args)) => convert(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Analyze(args)) => analyze(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Compare(args)) => compare(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Check(args)) => check(&args),
         None => main_command(cli.quantize),
     };
     match result {
@@ -197,6 +198,19 @@ fn convert(args: ConvertArgs) -> Result<()> {
     wdq_onnx::save_model(&model, &args.output)
         .with_context(|| format!("writing {}", args.output.display()))?;
     Ok(())
+}
+
+/// `check`: exit 0 when the model meets the profile, 1 with the violations.
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let target = wdq_lower::Target::parse(&args.target)
+        .with_context(|| format!("unknown --target {}", args.target))?;
+    let report = onnx_wdq::check::check_file(&args.model, target)?;
+    emit(&onnx_wdq::check::render(&args.model, target, &report));
+    Ok(if report.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn analyze(args: AnalyzeArgs) -> Result<()> {

@@ -5,8 +5,9 @@ use crate::cli::{CandidateArgs, CompareArgs, QuantizeArgs, TrainArgs};
 use anyhow::{bail, Context, Result};
 use onnx_wdq::compare::{CompareOptions, Criterion};
 use onnx_wdq::quantize::{Metric, QuantizeOptions, Reference};
+use onnx_wdq::target::LowerChoices;
 use std::time::Duration;
-use wdq_lower::{ActivationType, BiasMode, Int4Storage, LowerOptions, WeightGranularity};
+use wdq_lower::Target;
 use wdq_plan::Selection;
 use wdq_quant::calibrate::CalibrationMethod;
 use wdq_quant::{QuantSpec, ScaleMode};
@@ -123,35 +124,19 @@ pub fn compare_options(args: &CompareArgs) -> Result<CompareOptions> {
 /// main command's defaults (bisect, no skip, no time budget).
 fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs) -> Result<QuantizeOptions> {
     let (train, statistic) = train_options(train_args)?;
-    let scale = if args.scale == "pow2" {
-        ScaleMode::PowerOfTwo
-    } else {
-        ScaleMode::Float
-    };
-    let activations = match args.activations.as_str() {
-        "u8" => ActivationType::U8,
-        "i8" => ActivationType::I8,
-        _ => ActivationType::None,
-    };
-    let lower = LowerOptions {
-        granularity: if args.granularity == "per-tensor" {
-            WeightGranularity::PerTensor
-        } else {
-            WeightGranularity::PerChannel
+    let target =
+        Target::parse(&args.target).with_context(|| format!("unknown --target {}", args.target))?;
+    let lower = onnx_wdq::target::lower_options(
+        target,
+        &LowerChoices {
+            granularity: args.granularity.as_deref(),
+            scale: args.scale.as_deref(),
+            bias: args.bias.as_deref(),
+            activations: args.activations.as_deref(),
+            int4_storage: args.int4_storage.as_deref(),
+            weight_range: args.weight_range.as_deref(),
         },
-        scale,
-        bias: if args.bias == "float" {
-            BiasMode::Float
-        } else {
-            BiasMode::Int32
-        },
-        activations,
-        int4_storage: if args.int4_storage == "int8" {
-            Int4Storage::Int8
-        } else {
-            Int4Storage::Packed
-        },
-    };
+    )?;
     let metric = match args.metric.as_deref() {
         Some(name) => {
             Some(Metric::parse(name).with_context(|| format!("unknown --metric {name}"))?)
@@ -178,8 +163,9 @@ fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs) -> Result<Qua
         metric_outputs: args.metric_output.clone(),
         low_bits: args.low_bits,
         high_bits: args.high_bits,
+        target,
         lower,
-        calibration: calibration(&args.calibration, activations.spec(), scale)?,
+        calibration: calibration(&args.calibration, lower.activations.spec(), lower.scale)?,
         calibration_samples: args.calibration_samples,
         eval_batch_size: args.eval_batch_size as usize,
     })

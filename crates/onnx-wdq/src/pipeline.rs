@@ -1,11 +1,11 @@
 //! The method on one screen. [`run`] reads as the design:
 //!
 //! ```text
-//! import (load, fold constants) -> opset -> train (drift side table) -> calibrate -> search -> lower -> annotate, report
+//! import (load, fold constants) -> prepare (opset, fold BatchNorm) -> train (drift side table) -> calibrate -> search -> lower -> annotate, report
 //! ```
 //!
-//! Each stage is a typed value handed to the next: the opset-raised
-//! [`Model`] (its node ids stay valid to the end), the [`Drift`] side table
+//! Each stage is a typed value handed to the next: the prepared
+//! [`Model`] (opset raised, BatchNorm folded into its layers) (its node ids stay valid to the end), the [`Drift`] side table
 //! keyed by those ids, the calibrated [`Candidates`], the [`Searched`]
 //! choice, the [`Lowered`](wdq_lower::Lowered) model and the
 //! [`QuantizeReport`]. Candidates are judged by an [`Evaluator`]: the CLI's
@@ -16,8 +16,8 @@ use crate::analyze::{drift, Drift};
 use crate::annotate::annotate;
 use crate::data::Dataset;
 use crate::quantize::{
-    build_report, check_bits, raise_opset, search_order, Candidates, QuantizeError,
-    QuantizeOptions, QuantizeReport, Searched, StageTimes,
+    build_report, check_bits, prepare, search_order, Candidates, QuantizeError, QuantizeOptions,
+    QuantizeReport, Searched, StageTimes,
 };
 use std::path::Path;
 use std::time::Instant;
@@ -148,7 +148,7 @@ pub fn run(
     check_bits(options)?;
     let mut times = StageTimes::default();
     let clock = Instant::now();
-    let base: Model = raise_opset(model, options)?;
+    let base: Model = prepare(model, options)?;
     let drift: Drift = drift(&base, train, &options.train, options.statistic, observer)?;
     times.analyze = lap(clock);
     let clock = Instant::now();

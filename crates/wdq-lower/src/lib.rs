@@ -36,15 +36,20 @@
 //! # }
 //! ```
 
+mod affine;
+mod check;
 mod emit;
 mod error;
 mod lower;
 mod options;
 mod points;
+mod prepare;
+mod profile;
 mod resolve;
 mod rewrite;
 mod site;
 
+pub use check::{check, CheckReport, Violation};
 pub use error::LowerError;
 pub use lower::{lower, required_opset, Lowered, LoweredLayer, SkippedLayer};
 pub use options::{
@@ -52,8 +57,12 @@ pub use options::{
     WeightGranularity,
 };
 pub use points::activation_points;
+pub use prepare::{FoldIntoLayers, Folded, FOLDED_KEY};
+pub use profile::{LayerKind, Profile, Target, PROFILES};
 /// How scales are chosen (`--scale float|pow2`): wdq-quant's type.
 pub use wdq_quant::ScaleMode;
+/// The grid of weight codes (`--weight-range symmetric|full`).
+pub use wdq_quant::WeightRange;
 
 #[cfg(test)]
 mod tests;

@@ -264,7 +264,7 @@ fn emit_qdq(
                     }
                 })?),
             };
-            let pair = activation_pair(&mut em, point, source, spec, options.scale)?;
+            let pair = activation_pair(&mut em, point, source, spec, options)?;
             pairs.insert(point, pair);
         }
     }

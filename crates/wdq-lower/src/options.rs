@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use wdq_ir::{DType, NodeId, ValueId};
-use wdq_quant::{QuantSpec, ScaleMode};
+use wdq_quant::{QuantSpec, ScaleMode, WeightRange};
 
 /// The bit width chosen for one layer's weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,6 +94,13 @@ pub struct LowerOptions {
     pub activations: ActivationType,
     /// INT4 initializers (default) or int8 containers for 4-bit weights.
     pub int4_storage: Int4Storage,
+    /// The signed grid of weight codes: symmetric (default, `[-7, 7]` at 4
+    /// bits) or the full range (`[-8, 7]`).
+    pub weight_range: WeightRange,
+    /// Activation pairs with the symmetric zero point (0 on a signed grid)
+    /// and the scale of `max(|min|, |max|)`, for targets that take no other
+    /// (TensorRT, Vitis); asymmetric by default.
+    pub symmetric_activations: bool,
 }
 
 /// The bit width of each layer to quantize, keyed by the layer's node.

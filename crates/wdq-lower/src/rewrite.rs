@@ -2,10 +2,12 @@
 //! `wdq_quant`:
 //!
 //! - an activation pair: `QuantizeLinear -> DequantizeLinear` after a value,
-//!   asymmetric parameters from its calibrated range (or shared with the
+//!   asymmetric parameters from its calibrated range (symmetric with
+//!   `options.symmetric_activations`; or shared with the
 //!   pair before a MaxPool/Flatten-like op), every reader moved to the
 //!   pair's output;
-//! - a weight: symmetric signed codes at the layer's bits (zero point 0) in
+//! - a weight: signed codes at the layer's bits (zero point 0, on the
+//!   symmetric or the full grid of `options.weight_range`) in
 //!   an int4 or int8 initializer, behind a `DequantizeLinear` (with `axis`
 //!   when per channel) that the layer now reads;
 //! - a bias: int32 codes with scale `s_x * s_w` and zero point 0 behind a
@@ -19,8 +21,8 @@ use ndarray::{ArrayViewD, IxDyn};
 use wdq_ir::op::QdqAttrs;
 use wdq_ir::{DType, Op, TensorType, ValueDef, ValueId};
 use wdq_quant::{
-    asymmetric_params, quantize, quantize_bias, symmetric_params, Granularity, QuantError,
-    QuantParams, QuantSpec, ScaleMode,
+    asymmetric_params, quantize, quantize_bias, symmetric_range_params, weight_params, Granularity,
+    QuantError, QuantParams, QuantSpec,
 };
 
 /// The parameters of an emitted activation pair.
@@ -52,19 +54,22 @@ pub(crate) fn activation_pair(
     value: ValueId,
     source: PairSource,
     spec: QuantSpec,
-    mode: ScaleMode,
+    options: &LowerOptions,
 ) -> Result<PairParams, LowerError> {
     let base = em.graph.value(value).name.clone();
     let dtype = spec.storage_dtype();
     let pair = match source {
         PairSource::Shared(pair) => pair,
         PairSource::Range(range) => {
-            let params = asymmetric_params(&[range], None, spec, mode).map_err(|source| {
-                LowerError::Quant {
-                    node: "(activation)".to_string(),
-                    tensor: base.clone(),
-                    source,
-                }
+            let params = if options.symmetric_activations {
+                symmetric_range_params(range, spec, options.scale)
+            } else {
+                asymmetric_params(&[range], None, spec, options.scale)
+            }
+            .map_err(|source| LowerError::Quant {
+                node: "(activation)".to_string(),
+                tensor: base.clone(),
+                source,
             })?;
             PairParams {
                 scale: em.initializer(
@@ -138,7 +143,14 @@ pub(crate) fn weight(
         Some(axis) => Granularity::PerChannel { axis },
         None => Granularity::PerTensor,
     };
-    let params = symmetric_params(&view, spec, granularity, options.scale).map_err(quant_error)?;
+    let params = weight_params(
+        &view,
+        spec,
+        granularity,
+        options.scale,
+        options.weight_range,
+    )
+    .map_err(quant_error)?;
     let codes = quantize(&view, &params).map_err(quant_error)?;
     let dtype = storage_dtype(bits, options.int4_storage);
     let codes: Vec<i32> = codes.iter().copied().collect();

@@ -44,5 +44,8 @@ pub use linear::{
 };
 pub use pack::{pack_int4, pack_uint4, unpack_int4, unpack_uint4};
 pub use params::{ChannelLayout, Granularity, QuantParams};
-pub use scale::{asymmetric_params, fraction_length, symmetric_params, ScaleMode};
+pub use scale::{
+    asymmetric_params, fraction_length, symmetric_params, symmetric_range_params, weight_params,
+    weight_scale, ScaleMode, WeightRange,
+};
 pub use spec::{QuantSpec, MAX_BITS, MIN_BITS};

@@ -22,7 +22,7 @@ pub use report::{
 };
 
 use crate::data::Dataset;
-use crate::quantize::{raise_opset, CandidateEvaluator, QuantizeError, QuantizeOptions, Reference};
+use crate::quantize::{prepare, CandidateEvaluator, QuantizeError, QuantizeOptions, Reference};
 use cache::EvaluationCache;
 use curves::{criterion_result, measure_curves, CurveSettings, OrderToRun};
 use rand::seq::SliceRandom;
@@ -107,7 +107,7 @@ pub fn compare(
 
     // Calibrate once and measure the references.
     let clock = Instant::now();
-    let base = raise_opset(model, q)?;
+    let base = prepare(model, q)?;
     let evaluator = CandidateEvaluator::prepare(&base, train, val, q)?;
     let n = evaluator.candidates.layers.len();
     if n == 0 {

@@ -37,6 +37,22 @@ pub fn raise_opset(model: &Model, options: &QuantizeOptions) -> Result<Model, Qu
     Ok(base)
 }
 
+/// `model` prepared for quantization, once, before fine-tuning: its
+/// opset raised ([`raise_opset`]), then BatchNormalization and per-channel
+/// Mul/Add/Sub/Div by constants folded into the preceding
+/// Conv/ConvTranspose/Gemm ([`wdq_lower::FoldIntoLayers`], a
+/// [`wdq_ir::Pass`]). Every later stage (drift, calibration, the search's
+/// candidates, the written model) sees this graph, so what the search
+/// measures is what ships.
+///
+/// # Errors
+/// [`QuantizeError`] from [`raise_opset`] or a pass that breaks the graph.
+pub fn prepare(model: &Model, options: &QuantizeOptions) -> Result<Model, QuantizeError> {
+    let mut base = raise_opset(model, options)?;
+    wdq_ir::run_passes(&mut base, &mut [&mut wdq_lower::FoldIntoLayers::default()])?;
+    Ok(base)
+}
+
 /// A model ready to be lowered with any choice of low-bit units: its
 /// activations calibrated once.
 pub struct Candidates<'a> {

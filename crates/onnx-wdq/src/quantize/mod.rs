@@ -8,7 +8,7 @@ mod metric;
 mod report;
 
 pub use crate::pipeline::Evaluator;
-pub use candidates::{raise_opset, CandidateEvaluator, Candidates, ValidationScore};
+pub use candidates::{prepare, raise_opset, CandidateEvaluator, Candidates, ValidationScore};
 pub use evaluator::{EvaluatorError, FnEvaluator};
 pub use metric::{classes, default_metric, Metric, OutputSet};
 pub(crate) use report::build as build_report;
@@ -62,6 +62,9 @@ pub struct QuantizeOptions {
     pub metric_outputs: Vec<String>,
     pub low_bits: u8,
     pub high_bits: u8,
+    /// The deployment target: its profile fixed `lower`'s choices, and
+    /// layers its profile cannot take at `low_bits` are not candidates.
+    pub target: wdq_lower::Target,
     pub lower: LowerOptions,
     pub calibration: CalibrationMethod,
     pub calibration_samples: usize,
@@ -88,6 +91,7 @@ impl Default for QuantizeOptions {
             metric_outputs: Vec::new(),
             low_bits: 4,
             high_bits: 8,
+            target: wdq_lower::Target::default(),
             lower: LowerOptions::default(),
             calibration: CalibrationMethod::MinMax,
             calibration_samples: 512,
@@ -105,6 +109,8 @@ pub enum QuantizeError {
     Calibration(#[from] CalibrationError),
     #[error("lowering: {0}")]
     Lower(#[from] wdq_lower::LowerError),
+    #[error("graph preparation: {0}")]
+    Prepare(#[from] wdq_ir::PassError<std::convert::Infallible>),
     #[error("opset conversion: {0}")]
     Opset(#[from] wdq_onnx::OnnxError),
     #[error(transparent)]
@@ -217,6 +223,9 @@ pub struct Searched {
     pub final_interval: Option<Interval>,
     pub met_threshold: bool,
     pub scoring: Scoring,
+    /// Units the target's profile cannot take at the low bit width, with
+    /// the reason: not candidates, kept at the high bit width.
+    pub refused: Vec<(NodeId, String)>,
 }
 
 /// Searches prefixes of `drift.order` (less the smallest under
@@ -253,7 +262,17 @@ pub fn search_order(
         Reference::High => all_high.score,
     };
     let resolution = evaluator.resolution();
-    let order: Vec<usize> = (0..drift.order.len()).collect();
+    let profile = options.target.profile();
+    let refusal =
+        |unit: NodeId| profile.refuses(&candidates.base.graph.node(unit).op, options.low_bits);
+    let refused: Vec<(NodeId, String)> = drift
+        .order
+        .iter()
+        .filter_map(|&unit| refusal(unit).map(|why| (unit, why)))
+        .collect();
+    let order: Vec<usize> = (0..drift.order.len())
+        .filter(|&i| refusal(drift.order[i]).is_none())
+        .collect();
     let scores: Vec<f64> = drift.order.iter().map(|&n| drift.scores.0[&n]).collect();
     let search_options = SearchOptions {
         selection: options.selection,
@@ -342,5 +361,6 @@ pub fn search_order(
         final_accuracy,
         final_interval,
         scoring,
+        refused,
     })
 }

@@ -106,6 +106,11 @@ pub struct QuantizeReport {
     pub high_bit_layers: usize,
     pub layers: Vec<LayerReport>,
     pub skipped: Vec<(String, String)>,
+    /// The deployment target (`--target`).
+    pub target: String,
+    /// Layers the target cannot take at the low bit width: not candidates
+    /// (node, reason).
+    pub not_candidates: Vec<(String, String)>,
     pub candidates: Vec<CandidateReport>,
     pub non_monotonic: Option<String>,
     pub stopped_by_time_budget: bool,
@@ -197,6 +202,12 @@ pub(crate) fn build(
             .skipped
             .iter()
             .map(|s| (s.node.clone(), s.reason.clone()))
+            .collect(),
+        target: options.target.profile().name.to_string(),
+        not_candidates: searched
+            .refused
+            .iter()
+            .map(|(id, why)| (graph.node_label(*id), why.clone()))
             .collect(),
         candidates,
         non_monotonic: outcome.non_monotonic.clone(),
@@ -298,6 +309,9 @@ impl QuantizeReport {
         }
         for (node, reason) in &self.skipped {
             s += &format!("left float: {node}: {reason}\n");
+        }
+        for (node, reason) in &self.not_candidates {
+            s += &format!("not a candidate: {node}: {reason}\n");
         }
         for w in &self.warnings {
             s += &format!("warning: {w}\n");

@@ -199,6 +199,7 @@ fn options() -> QuantizeOptions {
         metric_outputs: Vec::new(),
         low_bits: 3,
         high_bits: 8,
+        target: wdq_lower::Target::default(),
         lower: wdq_lower::LowerOptions::default(),
         calibration: wdq_quant::calibrate::CalibrationMethod::MinMax,
         calibration_samples: 256,

@@ -8,4 +8,5 @@ mod compare;
 mod hostile;
 mod label_free;
 mod pipeline;
+mod targets;
 mod torch_exported;

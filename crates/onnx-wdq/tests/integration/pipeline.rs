@@ -143,3 +143,51 @@ fn annotations_cover_every_weighted_node() {
     );
     assert_eq!(meta("wdq.metric"), "top-1");
 }
+
+/// BatchNormalization is folded before anything is measured: the written
+/// resnet_bn has none, each Conv that absorbed one names it in
+/// `wdq.folded` next to its other annotations, and the report's layers
+/// are the Convs.
+#[test]
+fn the_written_model_has_batchnorm_folded_and_traceable() {
+    let model = pipeline::import(Path::new(&fixture("fixtures/models/resnet_bn.onnx"))).unwrap();
+    let data = Dataset::load(
+        Path::new(&fixture("fixtures/models/resnet_bn.inputs.npz")),
+        &onnx_wdq::required_inputs(&model),
+    )
+    .unwrap();
+    let options = QuantizeOptions {
+        train: TrainOptions {
+            cycles: 1,
+            batch_size: 2,
+            ..TrainOptions::default()
+        },
+        selection: wdq_plan::Selection::Count { n: 3 },
+        ..QuantizeOptions::default()
+    };
+    let mut score = ValidationScore::new(&model, &data, &options).unwrap();
+    let out = pipeline::run(&model, &data, &options, &mut score, &mut Quiet).unwrap();
+    let graph = &out.model.graph;
+    let ops: Vec<&str> = graph.live_nodes().map(|(_, n)| n.op.op_type()).collect();
+    assert!(!ops.contains(&"BatchNormalization"), "{ops:?}");
+    let folded: Vec<(String, String)> = graph
+        .live_nodes()
+        .filter_map(|(id, n)| {
+            let note = n.metadata.iter().find(|(k, _)| k == "wdq.folded")?;
+            assert!(n.metadata.iter().any(|(k, _)| k == "wdq.bits"));
+            Some((graph.node_label(id), note.1.clone()))
+        })
+        .collect();
+    assert_eq!(folded.len(), 6, "{folded:?}");
+    assert!(folded
+        .iter()
+        .all(|(conv, bn)| bn == &conv.replace(".conv", ".bn")));
+    assert_eq!(out.report.layers.len(), 7);
+    // The written file reads back the same.
+    let bytes = wdq_onnx::encode_model(&out.model).unwrap();
+    let back = wdq_onnx::decode_model(&bytes, None).unwrap();
+    assert!(back
+        .graph
+        .live_nodes()
+        .all(|(_, n)| n.op.op_type() != "BatchNormalization"));
+}

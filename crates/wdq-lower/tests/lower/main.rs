@@ -6,3 +6,5 @@ mod common;
 mod digits;
 mod models;
 mod ort_export;
+mod prepare;
+mod profiles;

@@ -197,6 +197,97 @@ pub fn symmetric_params<D: Dimension>(
     Ok(params)
 }
 
+/// The signed grid of weight codes (`--weight-range`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum WeightRange {
+    /// `[-(2^(b-1) - 1), 2^(b-1) - 1]` (`[-7, 7]` at 4 bits): `max |w|`
+    /// maps onto the last code, the grid is symmetric around 0.
+    #[default]
+    Symmetric,
+    /// The full signed range `[-2^(b-1), 2^(b-1) - 1]` (`[-8, 7]`): float
+    /// scales map `max |w|` onto `2^(b-1) - 1/2` (onnxruntime's symmetric
+    /// `2 max|w| / (2^b - 1)`), so steps are finer by `h / (h + 1/2)` and
+    /// the largest positive weight may round down by half a step; power of
+    /// two scales are the finest `2^-n` with `max |w| <= 2^(b-1) * 2^-n`.
+    Full,
+}
+
+/// The scale of a weight tensor or channel whose largest magnitude is
+/// `max_abs`, on the grid `range` of the signed `spec`.
+///
+/// # Errors
+/// As [`symmetric_scale`].
+pub fn weight_scale(
+    max_abs: f32,
+    spec: QuantSpec,
+    mode: ScaleMode,
+    range: WeightRange,
+) -> Result<f32> {
+    if range == WeightRange::Symmetric || !max_abs.is_finite() || max_abs == 0.0 {
+        return symmetric_scale(max_abs, spec, mode);
+    }
+    let max_abs = max_abs.abs();
+    let h = spec.symmetric_half_range();
+    match mode {
+        ScaleMode::Float => Ok((max_abs / (h as f32 + 0.5)).max(f32::MIN_POSITIVE)),
+        ScaleMode::PowerOfTwo => Ok(power_of_two(power_of_two_fraction_length(
+            f64::from(max_abs),
+            h + 1,
+        )?)),
+    }
+}
+
+/// Weight parameters on the grid `range` ([`symmetric_params`] for
+/// [`WeightRange::Symmetric`]); the zero point is the symmetric one either
+/// way.
+///
+/// # Errors
+/// As [`symmetric_params`].
+pub fn weight_params<D: Dimension>(
+    w: &ArrayView<f32, D>,
+    spec: QuantSpec,
+    granularity: Granularity,
+    mode: ScaleMode,
+    range: WeightRange,
+) -> Result<QuantParams> {
+    let mut params = symmetric_params(w, spec, granularity, mode)?;
+    if range == WeightRange::Full {
+        params.scales = max_abs(w, granularity)?
+            .into_iter()
+            .map(|m| weight_scale(m, spec, mode, range))
+            .collect::<Result<Vec<_>>>()?;
+        params.validate()?;
+    }
+    Ok(params)
+}
+
+/// Symmetric parameters for activations observed in `[min, max]` (the form
+/// TensorRT and the Vitis DPU take): the zero point
+/// [`QuantSpec::symmetric_zero_point`] (0 on a signed grid) and the
+/// symmetric scale of `max(|min|, |max|)`, as for weights.
+///
+/// # Errors
+/// As [`symmetric_scale`]; [`QuantError::EmptyRange`] when `min > max`.
+pub fn symmetric_range_params(
+    range: (f32, f32),
+    spec: QuantSpec,
+    mode: ScaleMode,
+) -> Result<QuantParams> {
+    let (lo, hi) = range;
+    if lo > hi {
+        return Err(QuantError::EmptyRange { min: lo, max: hi });
+    }
+    let scale = symmetric_scale(lo.abs().max(hi.abs()), spec, mode)?;
+    let params = QuantParams {
+        scales: vec![scale],
+        zero_points: vec![spec.symmetric_zero_point()],
+        axis: None,
+        spec,
+    };
+    params.validate()?;
+    Ok(params)
+}
+
 /// Asymmetric scale and zero point for values in `[min, max]`, widened to
 /// include 0. Float: `scale = (max - min) / (qmax - qmin)`,
 /// `zero_point = clamp(round_half_to_even(qmin - min / scale))`. Power of

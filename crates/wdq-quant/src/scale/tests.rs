@@ -205,3 +205,58 @@ fn power_of_two_asymmetric_always_covers() {
         }
     }
 }
+
+#[test]
+fn full_range_weights_use_the_lowest_code() {
+    let i4 = QuantSpec::INT4;
+    // onnxruntime's symmetric scale: 2 max|w| / (2^b - 1) = 1.5 / 7.5.
+    let w = arr2(&[[1.5f32, -1.5, 0.75, 0.0]]);
+    let p = weight_params(
+        &w.view(),
+        i4,
+        Granularity::PerTensor,
+        ScaleMode::Float,
+        WeightRange::Full,
+    )
+    .unwrap();
+    assert!((p.scales[0] - 0.2).abs() < 1e-7, "{:?}", p.scales);
+    assert_eq!(p.zero_points, vec![0]);
+    let codes = crate::quantize(&w.view(), &p).unwrap();
+    // 7.5 rounds to even (8) and clamps to 7; -7.5 rounds to -8.
+    assert_eq!(codes.iter().copied().collect::<Vec<_>>(), vec![7, -8, 4, 0]);
+    let sym = weight_params(
+        &w.view(),
+        i4,
+        Granularity::PerTensor,
+        ScaleMode::Float,
+        WeightRange::Symmetric,
+    )
+    .unwrap();
+    assert_eq!(
+        sym,
+        symmetric_params(&w.view(), i4, Granularity::PerTensor, ScaleMode::Float).unwrap()
+    );
+    // Power of two: 0.9 <= 8 * 2^-3, where the symmetric grid needs 2^-2.
+    assert_eq!(
+        weight_scale(0.9, i4, ScaleMode::PowerOfTwo, WeightRange::Full),
+        Ok(0.125)
+    );
+    assert_eq!(
+        weight_scale(0.9, i4, ScaleMode::PowerOfTwo, WeightRange::Symmetric),
+        Ok(0.25)
+    );
+    assert_eq!(
+        weight_scale(0.0, i4, ScaleMode::Float, WeightRange::Full),
+        Ok(ZERO_RANGE_SCALE)
+    );
+}
+
+#[test]
+fn symmetric_activation_ranges_have_zero_point_zero() {
+    let p = symmetric_range_params((-1.0, 3.0), QuantSpec::INT8, ScaleMode::Float).unwrap();
+    assert_eq!(p.zero_points, vec![0]);
+    assert!((p.scales[0] - 3.0 / 127.0).abs() < 1e-9);
+    let p = symmetric_range_params((-5.0, 3.0), QuantSpec::INT8, ScaleMode::PowerOfTwo).unwrap();
+    assert_eq!((p.scales[0], p.zero_points[0]), (0.0625, 0));
+    assert!(symmetric_range_params((1.0, -1.0), QuantSpec::INT8, ScaleMode::Float).is_err());
+}
