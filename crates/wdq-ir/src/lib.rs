@@ -8,7 +8,6 @@
 
 pub mod attr;
 mod constant;
-mod weights_not_inputs;
 mod dtype;
 pub mod dump;
 pub mod einsum;
@@ -20,10 +19,10 @@ pub mod op_meta;
 pub mod pass;
 mod tensor;
 mod verify;
+mod weights_not_inputs;
 
 pub use attr::{Attr, AttrValue};
 pub use constant::constant_tensor;
-pub use weights_not_inputs::WeightsNotInputs;
 pub use dtype::DType;
 pub use grad_op::GradOp;
 pub use graph::{Dim, Graph, Model, Node, NodeId, OpsetId, TensorType, Value, ValueDef, ValueId};
@@ -33,3 +32,4 @@ pub use op_meta::{meta_by_name, Arity, Family, GradRule, OpMeta, ShapeRule};
 pub use pass::{run_passes, Changed, Pass, PassError};
 pub use tensor::{Tensor, TensorData, TensorError};
 pub use verify::{verify, VerifyError};
+pub use weights_not_inputs::WeightsNotInputs;

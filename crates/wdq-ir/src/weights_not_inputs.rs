@@ -48,18 +48,34 @@ mod tests {
     /// An IR-3 style Gemm: its weight is an initializer listed as an input.
     fn ir3_gemm() -> Model {
         let mut graph = Graph::default();
-        let x = graph.add_value("x", Some(TensorType::known(DType::F32, &[1, 2])), ValueDef::Input);
+        let x = graph.add_value(
+            "x",
+            Some(TensorType::known(DType::F32, &[1, 2])),
+            ValueDef::Input,
+        );
         let w = graph.add_initializer("w", Tensor::from_f32(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]));
         graph.inputs = vec![x, w];
-        let gemm = graph.add_node("gemm", Op::Gemm(Default::default()), vec![Some(x), Some(w)], &["y"], None);
+        let gemm = graph.add_node(
+            "gemm",
+            Op::Gemm(Default::default()),
+            vec![Some(x), Some(w)],
+            &["y"],
+            None,
+        );
         graph.outputs = vec![graph.node(gemm).outputs[0].unwrap()];
-        Model { graph, ..Model::default() }
+        Model {
+            graph,
+            ..Model::default()
+        }
     }
 
     #[test]
     fn an_initializer_listed_as_input_becomes_a_weight() {
         let mut model = ir3_gemm();
-        assert!(layer_units(&model.graph).is_empty(), "an overridable input is no weight");
+        assert!(
+            layer_units(&model.graph).is_empty(),
+            "an overridable input is no weight"
+        );
         let mut pass = WeightsNotInputs::default();
         assert_eq!(pass.run(&mut model).unwrap(), Changed::Yes);
         assert_eq!(pass.removed, 1);

@@ -11,7 +11,6 @@ use crate::{KernelContext, KernelError, TensorValue};
 use std::sync::Arc;
 use wdq_ir::{DType, Op};
 
-
 /// Largest tensor (elements) whose value inference keeps: values only serve
 /// shape math there, so weights are not copied.
 pub(crate) const VALUE_LIMIT: usize = 1 << 16;
