@@ -7,29 +7,10 @@
 
 use super::{expect_shape, slot};
 use crate::kit::{contiguous, f32_input, PARALLEL_MIN};
+use crate::nn::activation::erf64 as erf;
 use crate::{KernelError, KernelResult, TensorValue};
 use rayon::prelude::{IndexedParallelIterator, ParallelIterator, ParallelSliceMut};
 use wdq_ir::grad_op::{Activation, Wanted};
-
-/// The error function in f64 (Numerical Recipes' erfc, |error| < 1.2e-7).
-fn erf(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let poly = -z * z - 1.26551223
-        + t * (1.00002368
-            + t * (0.37409196
-                + t * (0.09678418
-                    + t * (-0.18628806
-                        + t * (0.27886807
-                            + t * (-1.13520398
-                                + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-    let erfc = t * poly.exp();
-    if x >= 0.0 {
-        1.0 - erfc
-    } else {
-        erfc - 1.0
-    }
-}
 
 fn scalar(inputs: &[Option<&TensorValue>], index: usize) -> Result<Option<f32>, KernelError> {
     match inputs.get(index).copied().flatten() {

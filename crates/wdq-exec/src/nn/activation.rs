@@ -31,7 +31,13 @@ where
 
 /// The error function, to about 1e-7 relative (f64 inside).
 pub(crate) fn erf(x: f32) -> f32 {
-    let x = x as f64;
+    erf64(x as f64) as f32
+}
+
+/// The error function in f64, to about 1e-7 relative: a Taylor series
+/// below 0.5, Numerical Recipes' erfc (fractional error < 1.2e-7) above.
+/// The one definition the forward kernels and the gradients use.
+pub(crate) fn erf64(x: f64) -> f64 {
     let z = x.abs();
     if z < 0.5 {
         // Taylor series: 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)).
@@ -40,9 +46,8 @@ pub(crate) fn erf(x: f32) -> f32 {
             term *= -x2 / n as f64;
             sum += term / (2 * n + 1) as f64;
         }
-        return (sum * std::f64::consts::FRAC_2_SQRT_PI) as f32;
+        return sum * std::f64::consts::FRAC_2_SQRT_PI;
     }
-    // Numerical Recipes' erfc (fractional error < 1.2e-7).
     let t = 1.0 / (1.0 + 0.5 * z);
     let poly = -z * z - 1.26551223
         + t * (1.00002368
@@ -53,7 +58,11 @@ pub(crate) fn erf(x: f32) -> f32 {
                             + t * (-1.13520398
                                 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
     let erfc = t * poly.exp();
-    (if x >= 0.0 { 1.0 - erfc } else { erfc - 1.0 }) as f32
+    if x >= 0.0 {
+        1.0 - erfc
+    } else {
+        erfc - 1.0
+    }
 }
 
 fn sigmoid(x: f32) -> f32 {

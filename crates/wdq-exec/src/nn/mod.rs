@@ -11,7 +11,7 @@
 //! `None`); BatchNormalization returns only `Y` (inference form);
 //! LayerNormalization returns `Y`, `Mean` and `InvStdDev`.
 
-mod activation;
+pub(crate) mod activation;
 mod binary;
 mod broadcast;
 pub(crate) mod conv;
