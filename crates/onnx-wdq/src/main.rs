@@ -23,7 +23,7 @@ use onnx_wdq::inspect::ModelSummary;
 use onnx_wdq::pipeline;
 use onnx_wdq::quantize::{Evaluator, ValidationScore};
 use onnx_wdq::required_inputs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
@@ -113,12 +113,27 @@ fn load_dataset(model: &wdq_ir::Model, path: &std::path::Path) -> Result<Dataset
 
 /// The import stage (load, fold constants) for every command but
 /// `convert`, which writes the model as it was read.
-fn load(path: &std::path::Path) -> Result<wdq_ir::Model> {
-    pipeline::import(path).with_context(|| format!("reading model {}", path.display()))
+/// Imports the model at `path` and checks that no output overwrites one of
+/// the external data files it names (the model itself and the data were
+/// checked before loading).
+fn load(path: &Path, outputs: &[(&str, &Path)]) -> Result<wdq_ir::Model> {
+    let (model, files) = pipeline::import_and_files(path)
+        .with_context(|| format!("reading model {}", path.display()))?;
+    check_external_files(&files, outputs)?;
+    Ok(model)
+}
+
+fn check_external_files(files: &[PathBuf], outputs: &[(&str, &Path)]) -> Result<()> {
+    let inputs: Vec<(&str, &Path)> = files
+        .iter()
+        .map(|f| ("the model's external data", f.as_path()))
+        .collect();
+    files::check_outputs(&inputs, outputs)?;
+    Ok(())
 }
 
 fn inspect(args: InspectArgs) -> Result<()> {
-    let summary = ModelSummary::of(&load(&args.model)?);
+    let summary = ModelSummary::of(&load(&args.model, &[])?);
     if args.json {
         emit(&(serde_json::to_string_pretty(&summary)? + "\n"));
     } else {
@@ -134,7 +149,12 @@ fn eval(args: EvalArgs) -> Result<()> {
             &[("--save-outputs", path)],
         )?;
     }
-    let model = load(&args.model)?;
+    let outputs: Vec<(&str, &Path)> = args
+        .save_outputs
+        .iter()
+        .map(|p| ("--save-outputs", p.as_path()))
+        .collect();
+    let model = load(&args.model, &outputs)?;
     let data = load_dataset(&model, &args.data)?;
     let plan = Plan::new(&model).with_context(|| format!("preparing {}", args.model.display()))?;
     let batch = args.batch_size as usize;
@@ -173,8 +193,9 @@ fn render_evaluation(e: &Evaluation) -> String {
 
 fn convert(args: ConvertArgs) -> Result<()> {
     files::check_outputs(&[("the input model", &args.model)], &[("-o", &args.output)])?;
-    let mut model = wdq_onnx::load_model(&args.model)
+    let (mut model, files) = wdq_onnx::load_model_and_files(&args.model)
         .with_context(|| format!("reading model {}", args.model.display()))?;
+    check_external_files(&files, &[("-o", &args.output)])?;
     if let Some(target) = args.opset {
         let summary = wdq_onnx::convert_opset(&mut model, target)
             .with_context(|| format!("converting {} to opset {target}", args.model.display()))?;
@@ -220,7 +241,8 @@ fn analyze(args: AnalyzeArgs) -> Result<()> {
             &[("--json", path)],
         )?;
     }
-    let model = load(&args.model)?;
+    let outputs: Vec<(&str, &Path)> = args.json.iter().map(|p| ("--json", p.as_path())).collect();
+    let model = load(&args.model, &outputs)?;
     let data = load_dataset(&model, &args.data)?;
     let (options, statistic) = options::train_options(&args.train)?;
     let mut progress =
@@ -276,7 +298,7 @@ fn load_data(model: &wdq_ir::Model, args: &DataArgs, seed: u64) -> Result<(Datas
 }
 
 fn compare(args: Box<CompareArgs>) -> Result<()> {
-    let model = load(&args.model)?;
+    let model = load(&args.model, &[])?;
     let (train, val) = load_data(&model, &args.data, args.train.seed)?;
     let options = options::compare_options(&args)?;
     if args.train.save_snapshots.is_some() && !options.criteria.iter().any(|c| c.needs_training()) {
@@ -331,7 +353,7 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
         outputs.push(("--report", report.as_path()));
     }
     files::check_outputs(&inputs(model_path, &args.data), &outputs)?;
-    let model = load(model_path)?;
+    let model = load(model_path, &outputs)?;
     let (train, val) = load_data(&model, &args.data, args.train_args.seed)?;
     let options = options::quantize_options(&args)?;
     let mut evaluator: Box<dyn Evaluator + '_> = match &args.eval_command {

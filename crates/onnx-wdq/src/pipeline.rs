@@ -19,7 +19,7 @@ use crate::quantize::{
     build_report, check_bits, prepare, search_order, Candidates, QuantizeError, QuantizeOptions,
     QuantizeReport, Searched, StageTimes,
 };
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wdq_exec::fold::{FoldConstants, FoldError};
 use wdq_ir::{run_passes, Model, PassError, WeightsNotInputs};
@@ -127,10 +127,19 @@ pub enum ImportError {
 /// # Errors
 /// [`ImportError`] naming the file, or the pass and node that failed.
 pub fn import(path: &Path) -> Result<Model, ImportError> {
-    let mut model = wdq_onnx::load_model(path)?;
+    import_and_files(path).map(|(model, _)| model)
+}
+
+/// [`import`], and the external data files the model names (inputs that
+/// no output may overwrite: [`wdq_onnx::load_model_and_files`]).
+///
+/// # Errors
+/// As [`import`].
+pub fn import_and_files(path: &Path) -> Result<(Model, Vec<PathBuf>), ImportError> {
+    let (mut model, files) = wdq_onnx::load_model_and_files(path)?;
     run_passes(&mut model, &mut [&mut WeightsNotInputs::default()]).map_err(Box::new)?;
     run_passes(&mut model, &mut [&mut FoldConstants::default()]).map_err(Box::new)?;
-    Ok(model)
+    Ok((model, files))
 }
 
 /// Runs the method on `model`: fine-tune on `train` to rank the units,

@@ -30,13 +30,16 @@ pub enum AttrValue {
 
 /// A Rust type that one attribute field of a typed struct holds.
 pub trait AttrField: Sized {
+    /// The ONNX attribute type name (`FLOAT`, `INTS`, ...).
+    const KIND: &'static str;
     fn from_value(value: &AttrValue) -> Option<Self>;
     fn to_value(&self) -> AttrValue;
 }
 
 macro_rules! attr_field {
-    ($ty:ty, $variant:ident) => {
+    ($ty:ty, $variant:ident, $kind:literal) => {
         impl AttrField for $ty {
+            const KIND: &'static str = $kind;
             fn from_value(value: &AttrValue) -> Option<Self> {
                 match value {
                     AttrValue::$variant(v) => Some(v.clone()),
@@ -49,20 +52,42 @@ macro_rules! attr_field {
         }
     };
 }
-attr_field!(f32, Float);
-attr_field!(i64, Int);
-attr_field!(String, String);
-attr_field!(Arc<Tensor>, Tensor);
-attr_field!(Vec<f32>, Floats);
-attr_field!(Vec<i64>, Ints);
-attr_field!(Vec<String>, Strings);
+attr_field!(f32, Float, "FLOAT");
+attr_field!(i64, Int, "INT");
+attr_field!(String, String, "STRING");
+attr_field!(Arc<Tensor>, Tensor, "TENSOR");
+attr_field!(Vec<f32>, Floats, "FLOATS");
+attr_field!(Vec<i64>, Ints, "INTS");
+attr_field!(Vec<String>, Strings, "STRINGS");
 
-/// An attribute a typed struct cannot hold: unknown name or wrong kind.
-/// Import turns such a node into an opaque one rather than failing.
+impl AttrValue {
+    /// The ONNX attribute type name of the value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AttrValue::Float(_) => "FLOAT",
+            AttrValue::Int(_) => "INT",
+            AttrValue::String(_) => "STRING",
+            AttrValue::Tensor(_) => "TENSOR",
+            AttrValue::Floats(_) => "FLOATS",
+            AttrValue::Ints(_) => "INTS",
+            AttrValue::Strings(_) => "STRINGS",
+        }
+    }
+}
+
+/// An attribute a typed struct cannot hold: a name the op does not declare
+/// (import keeps such a node opaque: a newer or custom attribute), or a
+/// declared name with a value of another kind (`wrong_kind`: the model is
+/// malformed, and import refuses it).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("attribute `{name}` is not understood here")]
+#[error("{}", match .wrong_kind {
+    Some((expected, found)) => format!("attribute `{name}` is {found}; the op declares it {expected}"),
+    None => format!("attribute `{name}` is not understood here"),
+})]
 pub struct UnknownAttr {
     pub name: String,
+    /// (declared kind, kind found) when the name is known.
+    pub wrong_kind: Option<(&'static str, &'static str)>,
 }
 
 /// Declares a typed attribute struct: each field is `Option<T>` and maps to
@@ -85,9 +110,12 @@ macro_rules! op_attrs {
                     match attr.name.as_str() {
                         $($onnx => {
                             out.$field = Some(<$ty as $crate::attr::AttrField>::from_value(&attr.value)
-                                .ok_or_else(|| $crate::attr::UnknownAttr { name: attr.name.clone() })?);
+                                .ok_or_else(|| $crate::attr::UnknownAttr {
+                                    name: attr.name.clone(),
+                                    wrong_kind: Some((<$ty as $crate::attr::AttrField>::KIND, attr.value.kind())),
+                                })?);
                         })*
-                        _ => return Err($crate::attr::UnknownAttr { name: attr.name.clone() }),
+                        _ => return Err($crate::attr::UnknownAttr { name: attr.name.clone(), wrong_kind: None }),
                     }
                 }
                 Ok(out)

@@ -268,7 +268,7 @@ macro_rules! define_ops {
     };
     (@parse $variant:ident ($attrs:ident), $a:ident) => { $attrs::from_attrs($a).map(Op::$variant) };
     (@parse $variant:ident, $a:ident) => {
-        match $a.first() { Some(x) => Err(UnknownAttr { name: x.name.clone() }), None => Ok(Op::$variant) }
+        match $a.first() { Some(x) => Err(UnknownAttr { name: x.name.clone(), wrong_kind: None }), None => Ok(Op::$variant) }
     };
     (@pat $variant:ident ($attrs:ident)) => { Op::$variant(_) };
     (@pat $variant:ident) => { Op::$variant };

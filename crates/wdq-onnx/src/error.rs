@@ -7,11 +7,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum OnnxError {
     /// The bytes are not a valid `ModelProto` (truncated, garbage).
-    #[error("{}: not a valid ONNX protobuf: {source}", file_text(.file))]
+    #[error("{}: not a valid ONNX protobuf: {reason}", file_text(.file))]
     Decode {
         file: Option<PathBuf>,
-        #[source]
-        source: prost::DecodeError,
+        /// prost's error, its field path shortened ([`decode_reason`]).
+        reason: String,
     },
     /// The model has no graph.
     #[error("{}: the model has no graph", file_text(.file))]
@@ -98,5 +98,40 @@ fn file_text(file: &Option<PathBuf>) -> String {
     match file {
         Some(p) => p.display().to_string(),
         None => "<bytes>".to_string(),
+    }
+}
+
+/// Path elements of a decode error shown in full; a deeper path shows its
+/// first and last few with the count of those left out.
+const DECODE_PATH_SHOWN: usize = 6;
+
+/// prost's decode error as one short line: the field path (`Msg.field`
+/// steps, outermost first), shortened when deep, then the cause. A model
+/// nested past prost's recursion limit otherwise prints a path of hundreds
+/// of steps before the cause.
+pub fn decode_reason(error: &prost::DecodeError) -> String {
+    let text = error.to_string();
+    let text = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    let mut parts: Vec<&str> = text.split(": ").collect();
+    let cause = parts.pop().unwrap_or_default();
+    let path = if parts.len() > DECODE_PATH_SHOWN {
+        let head = parts[..DECODE_PATH_SHOWN / 2].join(" > ");
+        let tail = parts[parts.len() - DECODE_PATH_SHOWN / 2..].join(" > ");
+        let skipped = parts.len() - DECODE_PATH_SHOWN;
+        format!("{head} > ({skipped} more) > {tail}")
+    } else {
+        parts.join(" > ")
+    };
+    let cause = if cause == "recursion limit reached" {
+        "messages nested more than 100 deep (graphs inside graphs), past the decoder's recursion limit".to_string()
+    } else {
+        cause.to_string()
+    };
+    if path.is_empty() {
+        cause
+    } else {
+        format!("{cause} (in {path})")
     }
 }

@@ -129,50 +129,92 @@ impl ExternalResolver {
 
     /// Inlines every external tensor of a graph, its subgraphs included.
     pub(crate) fn inline_graph(&self, graph: &mut pb::GraphProto) -> Result<(), OnnxError> {
-        for t in graph.initializer.iter_mut() {
-            self.inline_tensor(t)?;
-        }
-        for s in graph.sparse_initializer.iter_mut() {
-            self.inline_sparse(s)?;
-        }
-        for node in graph.node.iter_mut() {
-            for attr in node.attribute.iter_mut() {
-                self.inline_attribute(attr)?;
-            }
-        }
-        Ok(())
+        each_graph_tensor(graph, &mut |t| self.inline_tensor(t))
     }
 
     /// Inlines every external tensor an attribute holds, in subgraphs too.
     pub(crate) fn inline_attribute(&self, attr: &mut pb::AttributeProto) -> Result<(), OnnxError> {
-        if let Some(t) = attr.t.as_mut() {
-            self.inline_tensor(t)?;
-        }
-        for t in attr.tensors.iter_mut() {
-            self.inline_tensor(t)?;
-        }
-        if let Some(s) = attr.sparse_tensor.as_mut() {
-            self.inline_sparse(s)?;
-        }
-        for s in attr.sparse_tensors.iter_mut() {
-            self.inline_sparse(s)?;
-        }
-        if let Some(g) = attr.g.as_mut() {
-            self.inline_graph(g)?;
-        }
-        for g in attr.graphs.iter_mut() {
-            self.inline_graph(g)?;
-        }
-        Ok(())
+        each_attribute_tensor(attr, &mut |t| self.inline_tensor(t))
     }
 
-    fn inline_sparse(&self, sparse: &mut pb::SparseTensorProto) -> Result<(), OnnxError> {
-        if let Some(t) = sparse.values.as_mut() {
-            self.inline_tensor(t)?;
-        }
-        if let Some(t) = sparse.indices.as_mut() {
-            self.inline_tensor(t)?;
-        }
-        Ok(())
+    /// The files that the external tensors of `graph` (subgraphs included,
+    /// used or not) name, joined to the model's folder: inputs that an
+    /// output must never overwrite.
+    pub(crate) fn files(&self, graph: &mut pb::GraphProto) -> Vec<PathBuf> {
+        let base = self.base.clone().unwrap_or_default();
+        let mut files = Vec::new();
+        let _ = each_graph_tensor(graph, &mut |t| {
+            if let Some(location) = t
+                .external_data
+                .iter()
+                .rev()
+                .find(|e| e.key.as_deref() == Some("location"))
+                .and_then(|e| e.value.as_deref())
+            {
+                let file = base.join(location);
+                if !files.contains(&file) {
+                    files.push(file);
+                }
+            }
+            Ok(())
+        });
+        files
     }
+}
+
+type TensorVisit<'a> = dyn FnMut(&mut pb::TensorProto) -> Result<(), OnnxError> + 'a;
+
+/// Calls `f` on every tensor of a graph: initializers, the parts of sparse
+/// initializers, and attribute tensors, subgraphs included.
+fn each_graph_tensor(graph: &mut pb::GraphProto, f: &mut TensorVisit) -> Result<(), OnnxError> {
+    for t in graph.initializer.iter_mut() {
+        f(t)?;
+    }
+    for s in graph.sparse_initializer.iter_mut() {
+        each_sparse_tensor(s, f)?;
+    }
+    for node in graph.node.iter_mut() {
+        for attr in node.attribute.iter_mut() {
+            each_attribute_tensor(attr, f)?;
+        }
+    }
+    Ok(())
+}
+
+fn each_attribute_tensor(
+    attr: &mut pb::AttributeProto,
+    f: &mut TensorVisit,
+) -> Result<(), OnnxError> {
+    if let Some(t) = attr.t.as_mut() {
+        f(t)?;
+    }
+    for t in attr.tensors.iter_mut() {
+        f(t)?;
+    }
+    if let Some(s) = attr.sparse_tensor.as_mut() {
+        each_sparse_tensor(s, f)?;
+    }
+    for s in attr.sparse_tensors.iter_mut() {
+        each_sparse_tensor(s, f)?;
+    }
+    if let Some(g) = attr.g.as_mut() {
+        each_graph_tensor(g, f)?;
+    }
+    for g in attr.graphs.iter_mut() {
+        each_graph_tensor(g, f)?;
+    }
+    Ok(())
+}
+
+fn each_sparse_tensor(
+    sparse: &mut pb::SparseTensorProto,
+    f: &mut TensorVisit,
+) -> Result<(), OnnxError> {
+    if let Some(t) = sparse.values.as_mut() {
+        f(t)?;
+    }
+    if let Some(t) = sparse.indices.as_mut() {
+        f(t)?;
+    }
+    Ok(())
 }

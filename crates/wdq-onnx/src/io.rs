@@ -18,6 +18,16 @@ use wdq_ir::Model;
 /// [`OnnxError::Io`] when the file cannot be read, and any error of
 /// [`crate::decode_model`], with the file named in [`OnnxError::Decode`].
 pub fn load_model(path: &Path) -> Result<Model, OnnxError> {
+    load_model_and_files(path).map(|(model, _)| model)
+}
+
+/// [`load_model`], and the external data files the model names (whether
+/// its import read them or not): the files besides `path` that make up the
+/// model, which no output may overwrite.
+///
+/// # Errors
+/// As [`load_model`].
+pub fn load_model_and_files(path: &Path) -> Result<(Model, Vec<PathBuf>), OnnxError> {
     let io = |source| OnnxError::Io {
         path: path.to_path_buf(),
         source,
@@ -29,18 +39,25 @@ pub fn load_model(path: &Path) -> Result<Model, OnnxError> {
         )));
     }
     let bytes = read_bounded(&mut file, size).map_err(io)?;
-    let proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|source| OnnxError::Decode {
+    let mut proto = pb::ModelProto::decode(bytes.as_slice()).map_err(|e| OnnxError::Decode {
         file: Some(path.to_path_buf()),
-        source,
+        reason: crate::error::decode_reason(&e),
     })?;
     drop(bytes);
     let base = path.parent().unwrap_or(Path::new(""));
-    model_from_proto(proto, &ExternalResolver::new(Some(base))).map_err(|e| match e {
+    let resolver = ExternalResolver::new(Some(base));
+    let files = proto
+        .graph
+        .as_mut()
+        .map(|g| resolver.files(g))
+        .unwrap_or_default();
+    let model = model_from_proto(proto, &resolver).map_err(|e| match e {
         OnnxError::MissingGraph { .. } => OnnxError::MissingGraph {
             file: Some(path.to_path_buf()),
         },
         other => other,
-    })
+    })?;
+    Ok((model, files))
 }
 
 /// Opens `path` for reading if it is a regular file (symbolic links

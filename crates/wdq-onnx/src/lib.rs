@@ -40,5 +40,5 @@ pub use attr::{decode_opaque_attr, opaque_attr};
 pub use error::OnnxError;
 pub use export::encode_model;
 pub use import::{decode_model, MAX_IR_VERSION, MIN_IR_VERSION};
-pub use io::{load_model, open_regular, read_bounded, save_model};
+pub use io::{load_model, load_model_and_files, open_regular, read_bounded, save_model};
 pub use opset::{convert_opset, ConvertSummary};

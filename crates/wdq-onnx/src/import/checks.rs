@@ -2,13 +2,15 @@
 //! ONNX release has, graph-input dimensions no memory can hold, duplicate
 //! node names, and default-domain nodes with more or fewer inputs than
 //! their schema allows (the counts come from `wdq_ir::meta_by_name`, the
-//! one table of op arities).
+//! one table of op arities), and constant quantization scales that are not
+//! finite and non-zero (a damaged file, which would otherwise surface much
+//! later as a training divergence).
 
 use super::graph::node_label;
 use crate::pb;
 use crate::OnnxError;
 use std::collections::HashSet;
-use wdq_ir::{Dim, OpsetId, TensorType};
+use wdq_ir::{Dim, Graph, Op, OpsetId, TensorType};
 
 /// The newest default-domain opset of any ONNX release known (onnx 1.23
 /// defines 28); a later one is refused rather than read with the wrong
@@ -105,6 +107,33 @@ pub(super) fn nodes(nodes: &[pb::NodeProto]) -> Result<(), OnnxError> {
             return Err(OnnxError::BadNode {
                 node: node_label(node, index),
                 why: format!("{op} takes {range} inputs, the node has {given}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every constant scale of a QuantizeLinear or DequantizeLinear node is
+/// finite and non-zero.
+pub(super) fn quantization_scales(graph: &Graph) -> Result<(), OnnxError> {
+    for (id, node) in graph.live_nodes() {
+        if !matches!(node.op, Op::QuantizeLinear(_) | Op::DequantizeLinear(_)) {
+            continue;
+        }
+        let Some((scale, tensor)) = node.input(1).and_then(|v| graph.resolve_const(v)) else {
+            continue;
+        };
+        let Some(values) = tensor.to_f32_vec() else {
+            continue;
+        };
+        if let Some(bad) = values.iter().find(|v| !v.is_finite() || **v == 0.0) {
+            return Err(OnnxError::BadNode {
+                node: graph.node_label(id),
+                why: format!(
+                    "{} scale `{}` holds {bad}; a quantization scale must be finite and non-zero: the model file is damaged (repair or re-export it)",
+                    node.op.op_type(),
+                    graph.value(scale).name
+                ),
             });
         }
     }

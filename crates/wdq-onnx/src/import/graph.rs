@@ -311,8 +311,21 @@ fn op_from_proto(
             }
         }
         if attrs.len() == proto.attribute.len() {
-            if let Some(Ok(op)) = Op::from_onnx(&op_type, &attrs) {
-                return Ok(op);
+            match Op::from_onnx(&op_type, &attrs) {
+                Some(Ok(op)) => return Ok(op),
+                Some(Err(e)) => {
+                    if let Some((expected, found)) = e.wrong_kind {
+                        return Err(OnnxError::BadAttribute {
+                            node: node_label(proto, index),
+                            why: format!(
+                                "the value is {found}, {op_type} takes {expected}; the model is malformed (re-export it)"
+                            ),
+                            op: op_type,
+                            attr: e.name,
+                        });
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -40,8 +40,10 @@ pub(crate) const FIELD_CONFIGURATION: u32 = 26;
 /// [`OnnxError::Cycle`], [`OnnxError::BadTensor`], [`OnnxError::BadType`],
 /// [`OnnxError::BadNode`].
 pub fn decode_model(bytes: &[u8], base_dir: Option<&Path>) -> Result<Model, OnnxError> {
-    let proto =
-        pb::ModelProto::decode(bytes).map_err(|source| OnnxError::Decode { file: None, source })?;
+    let proto = pb::ModelProto::decode(bytes).map_err(|e| OnnxError::Decode {
+        file: None,
+        reason: crate::error::decode_reason(&e),
+    })?;
     model_from_proto(proto, &ExternalResolver::new(base_dir))
 }
 
@@ -93,6 +95,7 @@ pub(crate) fn model_from_proto(
         })
         .collect();
     checks::opsets(&opsets)?;
+    checks::quantization_scales(&graph)?;
     // The one missing-opset default, decided here: a model whose nodes use
     // the default domain without importing it reads as importing it at
     // MAX_TARGET, which is also what export writes for it. Later stages

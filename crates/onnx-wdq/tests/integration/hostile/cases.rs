@@ -36,7 +36,7 @@ fn standard(dir: &Path) -> bool {
     true
 }
 
-fn case(
+pub(super) fn case(
     name: &str,
     setup: impl Fn(&Path) -> bool + Send + Sync + 'static,
     args: &[&str],
@@ -51,7 +51,7 @@ fn case(
     }
 }
 
-fn limited(mut c: Case) -> Case {
+pub(super) fn limited(mut c: Case) -> Case {
     c.limited = true;
     c
 }
