@@ -7,11 +7,13 @@
 //! for the accuracy of "the first m layers of the order at low bits", so the
 //! same strategies serve every criterion and every runtime.
 
+pub mod criteria;
 mod curve;
 mod goal;
 pub mod metric;
 mod order;
 mod search;
+mod statistic;
 pub mod stats;
 
 pub use curve::{
@@ -20,3 +22,4 @@ pub use curve::{
 pub use goal::{Goal, Measure};
 pub use order::{rank_ascending, rank_descending};
 pub use search::{search, Candidate, SearchOptions, SearchOutcome, Selection};
+pub use statistic::Statistic;

@@ -7,19 +7,19 @@
 //! pipeline, top to bottom; [`plot`] draws the SVG charts.
 
 mod cache;
-pub mod criteria;
 mod curves;
+mod drift_scores;
 #[cfg(feature = "cli")]
 pub mod plot;
 mod report;
 mod score;
 pub mod sensitivity;
 
-pub use criteria::{Criterion, UnknownCriterion, WeightStats};
 pub use report::{
     CandidateRow, CompareReport, CompareTimes, Cost, CriterionResult, CurvePoint, EvaluationCounts,
     LayerRow, RandomSummary, SearchSummary, SummaryRow, TrainingSummary,
 };
+pub use wdq_plan::criteria::{Criterion, UnknownCriterion, WeightStats};
 
 use crate::data::Dataset;
 use crate::quantize::{prepare, CandidateEvaluator, QuantizeError, QuantizeOptions, Reference};

@@ -4,7 +4,7 @@
 //! one evaluation per layer for layer accuracy.
 
 use super::cache::EvaluationCache;
-use super::criteria::{drift_scores, normalized_drift, Criterion, WeightStats};
+use super::drift_scores::drift_scores;
 use super::report::{Cost, TrainingSummary};
 use super::sensitivity::{gradient_scores, output_sqnr, probe_weights, ProbedLayer};
 use super::{CompareError, CompareObserver, CompareOptions};
@@ -12,6 +12,7 @@ use crate::data::Dataset;
 use crate::quantize::CandidateEvaluator;
 use std::collections::BTreeSet;
 use std::time::Instant;
+use wdq_plan::criteria::{normalized_drift, Criterion, WeightStats};
 use wdq_train::{fine_tune, StepProgress, TrainObserver};
 
 /// Forwards fine-tuning progress to a [`CompareObserver`].

@@ -1,14 +1,14 @@
 //! The layer-ordering criteria `compare` puts side by side, and the cheap
 //! ones computed from numbers alone: weight range, largest magnitude and
-//! weight drift (plain, or normalised by the weight's variance).
+//! weight drift (plain, or normalised by the weight's variance). The
+//! measured criteria (drift, SQNR, gradient, layer accuracy) are computed
+//! where the model runs (onnx-wdq's compare) and ordered here.
 //!
 //! Every criterion gives one score per weighted layer (graph order) and a
 //! direction; the order is the layers sorted by score in that direction,
 //! best low-bit candidate first, ties in graph order, NaN last.
 
-use wdq_ir::NodeId;
-use wdq_plan::{rank_ascending, rank_descending};
-use wdq_train::{over_cycles, Statistic, TrainReport};
+use crate::{rank_ascending, rank_descending, Statistic};
 
 /// A way to order the weighted layers for low bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,20 +162,6 @@ impl WeightStats {
     }
 }
 
-/// The drift statistic S of every unit of `layers` (unit keys, graph
-/// order) from one fine-tuning run; NaN for a unit the run did not track.
-pub fn drift_scores(report: &TrainReport, layers: &[NodeId], statistic: Statistic) -> Vec<f64> {
-    layers
-        .iter()
-        .map(|&node| {
-            report
-                .layers
-                .get(node)
-                .map_or(f64::NAN, |l| over_cycles(&l.cycles, statistic))
-        })
-        .collect()
-}
-
 /// S / var(W0) per layer: drift relative to the spread of the weight it
 /// moved. A constant weight (variance 0) gives infinity (or NaN when it did
 /// not move either), which orders last.
@@ -190,7 +176,6 @@ pub fn normalized_drift(drift: &[f64], weights: &[WeightStats]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wdq_train::{CycleDrift, LayerDrift};
 
     #[test]
     fn range_max_abs_and_variance_of_a_known_tensor() {
@@ -202,48 +187,6 @@ mod tests {
         let positive = WeightStats::of(&[0.5, 2.0]);
         assert_eq!((positive.range, positive.max_abs), (1.5, 2.0));
         assert_eq!(WeightStats::of(&[]).range, 0.0);
-    }
-
-    #[test]
-    fn normalized_drift_divides_by_the_weight_variance() {
-        let layer = |node: u32, w0: &[f32], w: &[f32]| LayerDrift {
-            users: vec![NodeId(node)],
-            op: "Conv".to_string(),
-            weight: format!("w{node}"),
-            tensors: vec![format!("w{node}")],
-            parameters: w0.len(),
-            cycles: vec![CycleDrift::between(w0, w)],
-        };
-        let report = TrainReport {
-            // a: D = [0.1, -0.1], mean square 0.01; b: D = [0.2, 0.2], 0.04.
-            layers: [
-                (NodeId(0), layer(0, &[0.0, 1.0], &[0.1, 0.9])),
-                (NodeId(1), layer(1, &[-4.0, 4.0], &[-3.8, 4.2])),
-            ]
-            .into_iter()
-            .collect(),
-            loss_per_cycle: vec![0.0],
-            steps_per_cycle: 1,
-            loss: "cross-entropy".to_string(),
-            seconds: 0.0,
-        };
-        let layers = [NodeId(0), NodeId(1), NodeId(7)];
-        let s = drift_scores(&report, &layers, Statistic::MeanSquare);
-        assert!((s[0] - 0.01).abs() < 1e-6 && (s[1] - 0.04).abs() < 1e-6 && s[2].is_nan());
-        // var(a.W0) = 0.25, var(b.W0) = 16: normalised 0.04 and 0.0025.
-        let w = [
-            WeightStats::of(&[0.0, 1.0]),
-            WeightStats::of(&[-4.0, 4.0]),
-            WeightStats::of(&[1.0]),
-        ];
-        let n = normalized_drift(&s, &w);
-        assert!((n[0] - 0.04).abs() < 1e-6 && (n[1] - 0.0025).abs() < 1e-6 && n[2].is_nan());
-        // Plain drift puts a first; normalised drift puts b first.
-        assert_eq!(
-            Criterion::Drift(Statistic::MeanSquare).order(&s),
-            vec![0, 1, 2]
-        );
-        assert_eq!(Criterion::NormalizedDrift.order(&n), vec![1, 0, 2]);
     }
 
     #[test]
@@ -259,5 +202,18 @@ mod tests {
             Criterion::parse_list(&["drift:normalized"]).unwrap(),
             vec![Criterion::NormalizedDrift]
         );
+    }
+
+    #[test]
+    fn normalized_drift_divides_by_the_weight_variance() {
+        // var([0, 1]) = 0.25, var([-4, 4]) = 16, var([1]) = 0.
+        let w = [
+            WeightStats::of(&[0.0, 1.0]),
+            WeightStats::of(&[-4.0, 4.0]),
+            WeightStats::of(&[1.0]),
+        ];
+        let n = normalized_drift(&[0.01, 0.04, 0.0], &w);
+        assert!((n[0] - 0.04).abs() < 1e-12 && (n[1] - 0.0025).abs() < 1e-12 && n[2].is_nan());
+        assert_eq!(Criterion::NormalizedDrift.order(&n), vec![1, 0, 2]);
     }
 }
