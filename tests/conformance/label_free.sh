@@ -5,13 +5,7 @@
 # The written model must pass the full ONNX check and its SQNR against the
 # original, measured in onnxruntime, must equal the report's within 0.1 dB.
 # Usage: PYTHON=python-with-onnxruntime bash tests/conformance/label_free.sh
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-PYTHON=${PYTHON:-python3}
-cargo build --quiet -p onnx-wdq
-BIN=target/debug/onnx-wdq
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 failed=0
 for name in det_style embed_style; do
   dir=fixtures/label_free

@@ -9,13 +9,7 @@
 # rows at --low-bits 3, on an AVX2 machine without VNNI), so only the
 # default 4-bit output is held to this bound. Needs a Python with tests/conformance/requirements-openvino.txt.
 # Usage: PYTHON=python-with-openvino bash tests/conformance/openvino.sh
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-PYTHON=${PYTHON:-python3}
-cargo build --quiet -p onnx-wdq
-BIN=target/debug/onnx-wdq
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 dg=fixtures/digits
 start=$(date +%s)
 for bits in 4; do

@@ -3,13 +3,7 @@
 # writes from it, must pass onnx.checker's full check and give the same
 # outputs in onnxruntime as wdq-exec computes (`onnx-wdq eval --save-outputs`).
 # Usage: PYTHON=python-with-onnxruntime bash tests/conformance/run.sh
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-PYTHON=${PYTHON:-python3}
-cargo build --quiet -p onnx-wdq
-BIN=target/debug/onnx-wdq
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 passed=0
 failed=0
 
