@@ -154,7 +154,11 @@ pub fn fine_tune(
             let named: HashMap<&str, TensorValue> =
                 plan.output_names().into_iter().zip(outputs).collect();
             let loss = scalar(&named, &step.loss_output)?;
+            let first_step = cycle == 0 && step_index == 0;
             if !loss.is_finite() {
+                if first_step {
+                    return Err(overflow_at_start(format!("a loss of {loss}"), &params));
+                }
                 return Err(TrainError::Diverged {
                     cycle: cycle + 1,
                     step: step_index + 1,
@@ -169,10 +173,17 @@ pub fn fine_tune(
                     .as_f32()
                     .is_some_and(|a| a.iter().any(|x| !x.is_finite()))
                 {
+                    let what = format!("weight `{}` holds NaN or infinity", p.name);
+                    if first_step {
+                        return Err(overflow_at_start(
+                            format!("a non-finite update ({what})"),
+                            &params,
+                        ));
+                    }
                     return Err(TrainError::Diverged {
                         cycle: cycle + 1,
                         step: step_index + 1,
-                        what: format!("weight `{}` holds NaN or infinity", p.name),
+                        what,
                         learning_rate: options.learning_rate,
                     });
                 }
@@ -346,5 +357,26 @@ fn scalar(named: &HashMap<&str, TensorValue>, name: &str) -> Result<f64, TrainEr
         _ => Err(TrainError::MissingOutput {
             name: name.to_string(),
         }),
+    }
+}
+
+/// [`TrainError::OverflowAtStart`] naming the trained tensor of largest
+/// magnitude (first by name on ties).
+fn overflow_at_start(what: String, params: &HashMap<String, TensorValue>) -> TrainError {
+    let mut largest = (0f32, String::new());
+    let mut names: Vec<&String> = params.keys().collect();
+    names.sort();
+    for name in names {
+        let peak = params[name]
+            .as_f32()
+            .map_or(0.0, |a| a.iter().fold(0f32, |m, x| m.max(x.abs())));
+        if peak > largest.0 || largest.1.is_empty() {
+            largest = (peak, name.clone());
+        }
+    }
+    TrainError::OverflowAtStart {
+        what,
+        largest: largest.0,
+        largest_in: largest.1,
     }
 }

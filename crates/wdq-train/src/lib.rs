@@ -93,6 +93,15 @@ pub enum TrainError {
     },
     #[error("weight `{name}` holds NaN or infinity in the model itself, before any training; the model file is damaged (repair or re-export it)")]
     NonFiniteWeight { name: String },
+    /// The first step, still at the model's own weights, overflows: the
+    /// learning rate has not acted yet, so the cause is the weights' or
+    /// the data's scale.
+    #[error("the first training step, at the model's own weights, gives {what}: the forward or backward pass overflows float32 before the learning rate has acted; the largest weight magnitude is {largest:e} in `{largest_in}`: check the weights and the scale of the data")]
+    OverflowAtStart {
+        what: String,
+        largest: f32,
+        largest_in: String,
+    },
     #[error("the model has no weighted layer to fine-tune")]
     NoLayers,
     #[error("the training data holds no sample")]

@@ -90,3 +90,40 @@ fn divergence_stops_the_run_with_advice() {
         other => panic!("expected divergence, got {other:?}"),
     }
 }
+
+#[test]
+fn a_model_that_overflows_before_any_update_is_not_called_divergence() {
+    let (mut model, inputs, labels) = digits();
+    // Every weight of the first layer at 3e38: the forward pass overflows
+    // float32 on the first batch, whatever the learning rate.
+    let graph = &mut model.graph;
+    let (conv, _) = graph
+        .live_nodes()
+        .find(|(_, n)| n.op.op_type() == "Conv")
+        .unwrap();
+    let weight = graph.node(conv).inputs[1].unwrap();
+    let (tensor, _) = graph.resolve_const(weight).unwrap();
+    let name = graph.value(tensor).name.clone();
+    let wdq_ir::ValueDef::Initializer(t) = &mut graph.value_mut(tensor).def else {
+        panic!("the first Conv's weight is an initializer")
+    };
+    let shape = t.shape().to_vec();
+    let n = t.len();
+    *t = std::sync::Arc::new(wdq_ir::Tensor::from_f32(shape, vec![3e38; n]));
+    let data = TrainData {
+        inputs: &inputs,
+        labels: Some(&labels),
+        len: labels.len(),
+    };
+    match fine_tune(&model, data, &TrainOptions::default(), &mut Quiet) {
+        Err(TrainError::OverflowAtStart {
+            largest,
+            largest_in,
+            ..
+        }) => {
+            assert_eq!(largest, 3e38);
+            assert_eq!(largest_in, name);
+        }
+        other => panic!("expected an overflow at the start, got {other:?}"),
+    }
+}
