@@ -8,5 +8,6 @@ mod compare;
 mod hostile;
 mod label_free;
 mod pipeline;
+mod recurrent;
 mod targets;
 mod torch_exported;
