@@ -116,7 +116,7 @@ const QNN: Profile = Profile {
     target: Target::Qnn,
     name: "qnn",
     low_bit_kinds: &[LayerKind::Conv, LayerKind::Gemm, LayerKind::MatMul],
-    low_bit_reason: "QNN HTP lists 4-bit (a8w4/a16w4) per-channel weights for Conv2d, FullyConnected and MatMul only, not TransposeConv2d or LSTM",
+    low_bit_reason: "QNN HTP lists 4-bit (a8w4/a16w4) per-channel weights for Conv2d, FullyConnected and MatMul only, not TransposeConv2d or LSTM/GRU/RNN",
     float_kinds: &[],
     float_reason: "",
     granularity: &[WeightGranularity::PerChannel, WeightGranularity::PerTensor],
