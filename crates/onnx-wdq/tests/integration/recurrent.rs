@@ -2,7 +2,7 @@
 //! float), found, trained, searched and lowered; weights inside If
 //! branches are listed with the reason they are not layers.
 //!
-//! `fixtures/models/recurrent_mix.onnx` (fixtures/gen/make_models.py: a
+//! `fixtures/models/recurrent_mix.onnx` (fixtures/gen/make_layer_kinds.py: a
 //! bidirectional LSTM, a GRU, an RNN and a Gemm) comes with the layer count
 //! of the `onnx` package (`recurrent_mix.layers.json`, the corpus's
 //! independent count). The written model is checked with
