@@ -87,6 +87,20 @@ impl WeightedLayer {
                 .sum::<usize>()
     }
 
+    /// Each companion seen as a weight of the same node (no bias, no
+    /// companions), for checks that apply to every stored weight alike.
+    pub fn companion_views(&self) -> impl Iterator<Item = WeightedLayer> + '_ {
+        self.companions.iter().map(|c| WeightedLayer {
+            node: self.node,
+            weight_slot: c.slot,
+            weight: c.weight,
+            weight_tensor: c.weight_tensor.clone(),
+            dequantize: c.dequantize,
+            bias: None,
+            companions: Vec::new(),
+        })
+    }
+
     /// The output-channel axis of this layer's weight (see
     /// [`output_channel_axis`]).
     pub fn output_channel_axis(&self, graph: &Graph) -> Option<usize> {
@@ -296,6 +310,12 @@ mod tests {
         );
         assert_eq!(layer.parameter_count(), 24 + 16);
         assert_eq!(layer.output_channel_axis(&graph), Some(1));
+        let views: Vec<WeightedLayer> = layer.companion_views().collect();
+        assert_eq!(
+            (views.len(), views[0].weight_slot, views[0].weight),
+            (1, 2, r)
+        );
+        assert!(views[0].bias.is_none() && views[0].companions.is_empty());
         assert_eq!(
             output_channel_axis(&Op::GRU(Default::default()), 3),
             Some(1)

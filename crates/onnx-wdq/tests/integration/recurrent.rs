@@ -117,6 +117,24 @@ fn recurrent_weights_are_trained_searched_and_lowered_to_qdq() {
         };
         assert!(b.dtype().is_float());
     }
+    let model = written.to_str().unwrap();
+    let ok = run(&["check", model, "--target", "onnxruntime"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    // Written for onnxruntime with the LSTM at 4 bits: qnn refuses both of
+    // its weights, W and R alike.
+    let low = rows.iter().find(|r| r["bits"] == 4).expect("a 4-bit layer");
+    let name = low["node"].as_str().unwrap();
+    let qnn = run(&["check", model, "--target", "qnn"]);
+    let text = String::from_utf8_lossy(&qnn.stdout);
+    let refused: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(name) && l.contains("takes no 4-bit"))
+        .collect();
+    assert_eq!(refused.len(), 2, "{text}");
+    assert!(
+        refused[1].contains(&format!("{name}.R_quantized: ")),
+        "{text}"
+    );
     onnxruntime_runs(&written, &fixture(DATA));
 }
 
