@@ -4,7 +4,7 @@
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use wdq_ir::{layer_units, Dim, Model, TensorType, ValueId};
+use wdq_ir::{layer_units, Dim, Graph, LayerUnit, Model, TensorType, ValueId};
 
 /// A summary of a model, serialised as `inspect --json`.
 #[derive(Clone, Debug, Serialize)]
@@ -19,6 +19,21 @@ pub struct ModelSummary {
     pub node_count: usize,
     pub layers: Vec<LayerSummary>,
     pub weighted_parameters: usize,
+    /// Weighted nodes inside subgraphs (If branches, Loop bodies): listed
+    /// with their branch and why they are not layers.
+    pub branch_layers: Vec<BranchLayerSummary>,
+}
+
+/// A weighted node inside a subgraph ([`wdq_onnx::Subgraph`]): not a layer.
+#[derive(Clone, Debug, Serialize)]
+pub struct BranchLayerSummary {
+    /// The main-graph node holding the subgraph.
+    pub host: String,
+    pub branch: String,
+    /// Why it is not a layer.
+    pub reason: String,
+    #[serde(flatten)]
+    pub layer: LayerSummary,
 }
 
 /// A graph input or output.
@@ -39,11 +54,39 @@ pub struct LayerSummary {
     pub tied: Vec<String>,
     pub op: String,
     pub weight: String,
+    /// Further weights quantized with it (an LSTM/GRU/RNN's `R`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub companions: Vec<String>,
     pub weight_dtype: String,
     pub shape: Vec<usize>,
     pub parameters: usize,
     /// Whether the weight reaches the layer through a DequantizeLinear.
     pub quantized: bool,
+}
+
+impl LayerSummary {
+    /// The summary of `unit`, a quantization unit of `graph`.
+    pub fn of(graph: &Graph, unit: &LayerUnit) -> LayerSummary {
+        let l = &unit.layer;
+        LayerSummary {
+            node: graph.node_label(l.node),
+            tied: unit.users[1..]
+                .iter()
+                .map(|&n| graph.node_label(n))
+                .collect(),
+            op: graph.node(l.node).op.op_type().to_string(),
+            weight: graph.value(l.weight).name.clone(),
+            companions: l
+                .companions
+                .iter()
+                .map(|c| graph.value(c.weight).name.clone())
+                .collect(),
+            weight_dtype: l.weight_tensor.dtype().to_string(),
+            shape: l.weight_tensor.shape().to_vec(),
+            parameters: l.parameter_count(),
+            quantized: l.dequantize.is_some(),
+        }
+    }
 }
 
 impl ModelSummary {
@@ -60,16 +103,19 @@ impl ModelSummary {
         }
         let layers: Vec<LayerSummary> = layer_units(graph)
             .iter()
-            .map(|u| (u, &u.layer))
-            .map(|(u, l)| LayerSummary {
-                node: graph.node_label(l.node),
-                tied: u.users[1..].iter().map(|&n| graph.node_label(n)).collect(),
-                op: graph.node(l.node).op.op_type().to_string(),
-                weight: graph.value(l.weight).name.clone(),
-                weight_dtype: l.weight_tensor.dtype().to_string(),
-                shape: l.weight_tensor.shape().to_vec(),
-                parameters: l.parameter_count(),
-                quantized: l.dequantize.is_some(),
+            .map(|u| LayerSummary::of(graph, u))
+            .collect();
+        let branch_layers = wdq_onnx::weighted_subgraphs(model)
+            .iter()
+            .flat_map(|sub| {
+                layer_units(&sub.graph)
+                    .into_iter()
+                    .map(move |u| BranchLayerSummary {
+                        host: graph.node_label(sub.host),
+                        branch: sub.branch.clone(),
+                        reason: sub.reason(),
+                        layer: LayerSummary::of(&sub.graph, &u),
+                    })
             })
             .collect();
         let value =
@@ -95,6 +141,7 @@ impl ModelSummary {
             weighted_parameters: layers.iter().map(|l| l.parameters).sum(),
             op_histogram,
             layers,
+            branch_layers,
         }
     }
 
@@ -145,11 +192,12 @@ impl ModelSummary {
                     String::new()
                 };
                 let tied: String = l.tied.iter().map(|t| format!(" +{t}")).collect();
+                let also: String = l.companions.iter().map(|c| format!(" +{c}")).collect();
                 [
                     (i + 1).to_string(),
                     format!("{}{tied}", l.node),
                     l.op.clone(),
-                    format!("{}{dtype}", l.weight),
+                    format!("{}{also}{dtype}", l.weight),
                     shape.join("x"),
                     l.parameters.to_string(),
                 ]
@@ -159,6 +207,38 @@ impl ModelSummary {
             &["#", "node", "op", "weight", "shape", "params"],
             &rows,
         ));
+        if !self.branch_layers.is_empty() {
+            let _ = writeln!(
+                s,
+                "weighted nodes inside subgraphs, not layers: {}",
+                self.branch_layers.len()
+            );
+            let rows: Vec<[String; 5]> = self
+                .branch_layers
+                .iter()
+                .map(|b| {
+                    let l = &b.layer;
+                    let shape: Vec<String> = l.shape.iter().map(usize::to_string).collect();
+                    [
+                        l.node.clone(),
+                        l.op.clone(),
+                        l.weight.clone(),
+                        shape.join("x"),
+                        format!("{} {}", b.host, b.branch),
+                    ]
+                })
+                .collect();
+            s.push_str(&table(&["node", "op", "weight", "shape", "in"], &rows));
+            let mut reasons: Vec<&str> = self
+                .branch_layers
+                .iter()
+                .map(|b| b.reason.as_str())
+                .collect();
+            reasons.dedup();
+            for reason in reasons {
+                let _ = writeln!(s, "  {reason}");
+            }
+        }
         s
     }
 }

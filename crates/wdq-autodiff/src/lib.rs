@@ -26,7 +26,7 @@ pub use gradients::{gradient_graph, GradientGraph};
 use builder::Builder;
 use std::collections::HashSet;
 use wdq_ir::grad_op::GRAD_DOMAIN;
-use wdq_ir::{weighted_layers, Model, Op, OpsetId, TensorType, ValueDef, ValueId};
+use wdq_ir::{weighted_layers, LayerSlots, Model, Op, OpsetId, TensorType, ValueDef, ValueId};
 
 /// Which distillation loss to use against a teacher output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,10 +135,15 @@ fn find_params(model: &Model, options: &StepOptions) -> Vec<params::Found> {
     for (id, node) in graph.live_nodes() {
         if let Some(layer) = layers.iter().find(|l| l.node == id) {
             add(layer.weight, layer.dequantize, Some(id), false);
+            for companion in &layer.companions {
+                add(companion.weight, companion.dequantize, Some(id), false);
+            }
             if options.train_bias {
                 let bias = match node.op {
                     Op::MatMul => matmul_bias(graph, &users, id),
-                    _ => node.input(2).and_then(|b| params::source(graph, b)),
+                    _ => LayerSlots::of(&node.op)
+                        .and_then(|s| node.input(s.bias?))
+                        .and_then(|b| params::source(graph, b)),
                 };
                 if let Some((v, dq)) = bias {
                     add(v, dq, Some(id), true);

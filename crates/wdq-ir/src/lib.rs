@@ -26,7 +26,9 @@ pub use constant::constant_tensor;
 pub use dtype::DType;
 pub use grad_op::GradOp;
 pub use graph::{Dim, Graph, Model, Node, NodeId, OpsetId, TensorType, Value, ValueDef, ValueId};
-pub use layers::{layer_units, weighted_layers, LayerMap, LayerUnit, WeightedLayer};
+pub use layers::{
+    layer_units, weighted_layers, CompanionWeight, LayerMap, LayerSlots, LayerUnit, WeightedLayer,
+};
 pub use op::{Op, OpaqueAttr};
 pub use op_meta::{meta_by_name, Arity, Family, GradRule, OpMeta, ShapeRule};
 pub use pass::{run_passes, Changed, Pass, PassError};

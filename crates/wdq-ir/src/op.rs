@@ -362,9 +362,9 @@ define_ops! {
     Constant(ConstantAttrs) = "Constant" => OpMeta::tensor().ins(0, 0),
     QuantizeLinear(QdqAttrs) = "QuantizeLinear" => OpMeta::tensor().ins(2, 3).grad(Movement),
     DequantizeLinear(QdqAttrs) = "DequantizeLinear" => OpMeta::tensor().ins(2, 3).grad(Movement),
-    LSTM(RecurrentAttrs) = "LSTM" => OpMeta::compute().ins(3, 8).outs(1, 3).grad(Recurrent),
-    GRU(RecurrentAttrs) = "GRU" => OpMeta::compute().ins(3, 6).outs(1, 2).grad(Recurrent),
-    RNN(RecurrentAttrs) = "RNN" => OpMeta::compute().ins(3, 6).outs(1, 2).grad(Recurrent),
+    LSTM(RecurrentAttrs) = "LSTM" => OpMeta::compute().ins(3, 8).outs(1, 3).grad(Recurrent).weighted(),
+    GRU(RecurrentAttrs) = "GRU" => OpMeta::compute().ins(3, 6).outs(1, 2).grad(Recurrent).weighted(),
+    RNN(RecurrentAttrs) = "RNN" => OpMeta::compute().ins(3, 6).outs(1, 2).grad(Recurrent).weighted(),
     Einsum(EinsumAttrs) = "Einsum" => OpMeta::compute().ins(1, 2).grad(Einsum),
 }
 

@@ -72,8 +72,18 @@ pub fn check(model: &Model, profile: &Profile) -> CheckReport {
             continue;
         }
         quantized += 1;
-        for (rule, detail) in layer_problems(graph, &layer, profile, opset) {
-            v(graph.node_label(layer.node), rule, detail);
+        // The weight, then each companion (an LSTM's R, named in the detail).
+        for (i, weight) in std::iter::once(layer.clone())
+            .chain(layer.companion_views())
+            .enumerate()
+        {
+            for (rule, detail) in layer_problems(graph, &weight, profile, opset) {
+                let detail = match i {
+                    0 => detail,
+                    _ => format!("{}: {detail}", graph.value(weight.weight).name),
+                };
+                v(graph.node_label(layer.node), rule, detail);
+            }
         }
     }
     if quantized == 0 {

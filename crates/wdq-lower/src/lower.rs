@@ -273,6 +273,9 @@ fn emit_qdq(
     for (site, bits) in sites {
         let params = weight(&mut em, site, *bits, options)?;
         chains.extend(site.weight.chain.iter().copied());
+        for (_, companion) in &site.companions {
+            chains.extend(companion.chain.iter().copied());
+        }
         if let (Some(bias), BiasMode::Int32) = (&site.bias, options.bias) {
             let input_scale = site.data.and_then(|d| {
                 pairs

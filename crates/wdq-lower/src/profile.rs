@@ -1,7 +1,8 @@
 //! Target profiles: what a runtime or NPU toolchain takes, as one small
 //! declarative table per target ([`Target::profile`]). A profile lists, for
 //! each choice of the lowering, the values the target accepts (the first is
-//! the default); which op kinds may have weights below 8 bits; whether
+//! the default); which op kinds may have weights below 8 bits and which
+//! stay float (a recurrent node where the target has no quantized one); whether
 //! activation zero points must be 0; the opset the output needs. Lowering
 //! reads the defaults, the CLI refuses values outside the lists, the search
 //! leaves out layers whose kind cannot go below 8 bits, and [`crate::check`]
@@ -35,6 +36,8 @@ pub enum LayerKind {
     ConvTranspose,
     Gemm,
     MatMul,
+    /// LSTM, GRU and RNN (their `W` and `R`).
+    Recurrent,
 }
 
 impl LayerKind {
@@ -45,6 +48,7 @@ impl LayerKind {
             Op::ConvTranspose(_) => Some(LayerKind::ConvTranspose),
             Op::Gemm(_) => Some(LayerKind::Gemm),
             Op::MatMul => Some(LayerKind::MatMul),
+            Op::LSTM(_) | Op::GRU(_) | Op::RNN(_) => Some(LayerKind::Recurrent),
             _ => None,
         }
     }
@@ -61,6 +65,10 @@ pub struct Profile {
     pub low_bit_kinds: &'static [LayerKind],
     /// Why the other kinds cannot go below 8 bits.
     pub low_bit_reason: &'static str,
+    /// Op kinds whose weights stay float (not quantized at any bit width).
+    pub float_kinds: &'static [LayerKind],
+    /// Why those kinds stay float.
+    pub float_reason: &'static str,
     pub granularity: &'static [WeightGranularity],
     pub scale: &'static [ScaleMode],
     pub weight_range: &'static [WeightRange],
@@ -80,6 +88,7 @@ const ALL_KINDS: &[LayerKind] = &[
     LayerKind::ConvTranspose,
     LayerKind::Gemm,
     LayerKind::MatMul,
+    LayerKind::Recurrent,
 ];
 
 const ONNXRUNTIME: Profile = Profile {
@@ -87,6 +96,8 @@ const ONNXRUNTIME: Profile = Profile {
     name: "onnxruntime",
     low_bit_kinds: ALL_KINDS,
     low_bit_reason: "",
+    float_kinds: &[],
+    float_reason: "",
     granularity: &[WeightGranularity::PerChannel, WeightGranularity::PerTensor],
     scale: &[ScaleMode::Float, ScaleMode::PowerOfTwo],
     weight_range: &[WeightRange::Symmetric, WeightRange::Full],
@@ -105,7 +116,9 @@ const QNN: Profile = Profile {
     target: Target::Qnn,
     name: "qnn",
     low_bit_kinds: &[LayerKind::Conv, LayerKind::Gemm, LayerKind::MatMul],
-    low_bit_reason: "QNN HTP lists 4-bit (a8w4/a16w4) per-channel weights for Conv2d, FullyConnected and MatMul only, not TransposeConv2d",
+    low_bit_reason: "QNN HTP lists 4-bit (a8w4/a16w4) per-channel weights for Conv2d, FullyConnected and MatMul only, not TransposeConv2d or LSTM/GRU/RNN",
+    float_kinds: &[],
+    float_reason: "",
     granularity: &[WeightGranularity::PerChannel, WeightGranularity::PerTensor],
     scale: &[ScaleMode::Float, ScaleMode::PowerOfTwo],
     weight_range: &[WeightRange::Symmetric, WeightRange::Full],
@@ -130,7 +143,9 @@ const OPENVINO: Profile = Profile {
     target: Target::OpenVino,
     name: "openvino",
     low_bit_kinds: &[LayerKind::Conv, LayerKind::Gemm, LayerKind::MatMul],
-    low_bit_reason: "OpenVINO's low-precision transformations and weight compression cover Convolution and MatMul/FullyConnected, not ConvolutionBackpropData",
+    low_bit_reason: "OpenVINO's low-precision transformations and weight compression cover Convolution and MatMul/FullyConnected, not ConvolutionBackpropData or LSTM/GRU/RNN sequences",
+    float_kinds: &[],
+    float_reason: "",
     granularity: &[WeightGranularity::PerChannel, WeightGranularity::PerTensor],
     scale: &[ScaleMode::Float, ScaleMode::PowerOfTwo],
     weight_range: &[WeightRange::Symmetric, WeightRange::Full],
@@ -156,6 +171,8 @@ const TENSORRT: Profile = Profile {
     name: "tensorrt",
     low_bit_kinds: &[],
     low_bit_reason: "TensorRT quantizes activations and weights to INT8 only; INT4 is weight-only (no activation quantization), which this tool does not emit",
+    float_kinds: &[LayerKind::Recurrent],
+    float_reason: "TensorRT's explicit-quantization rules place Q/DQ on convolution and matrix-multiply inputs; a DequantizeLinear feeding an LSTM/GRU/RNN's W or R is no documented pattern, so they run in float",
     granularity: &[WeightGranularity::PerChannel, WeightGranularity::PerTensor],
     scale: &[ScaleMode::Float, ScaleMode::PowerOfTwo],
     weight_range: &[WeightRange::Symmetric],
@@ -181,6 +198,8 @@ const VITIS: Profile = Profile {
     name: "vitis",
     low_bit_kinds: &[],
     low_bit_reason: "the Vitis AI DPU runs 8-bit power-of-two quantization only",
+    float_kinds: &[LayerKind::Recurrent],
+    float_reason: "the DPU has no LSTM/GRU/RNN operator: such nodes run on the CPU, in float",
     granularity: &[WeightGranularity::PerTensor],
     scale: &[ScaleMode::PowerOfTwo],
     weight_range: &[WeightRange::Symmetric, WeightRange::Full],
@@ -223,14 +242,28 @@ impl Target {
 }
 
 impl Profile {
+    /// Why a layer of `op` stays float on this target (its kind takes no
+    /// quantized weights), or `None` when it can be quantized.
+    pub fn keeps_float(&self, op: &Op) -> Option<String> {
+        let kind = LayerKind::of(op)?;
+        self.float_kinds.contains(&kind).then(|| {
+            format!(
+                "{} takes no quantized {} weights: {}",
+                self.name,
+                op.op_type(),
+                self.float_reason
+            )
+        })
+    }
+
     /// Why a layer of `op` cannot have weights of `bits` bits on this
     /// target, or `None` when it can.
     pub fn refuses(&self, op: &Op, bits: u8) -> Option<String> {
-        if bits >= 8 {
-            return None;
+        if let Some(why) = self.keeps_float(op) {
+            return Some(why);
         }
         let kind = LayerKind::of(op)?;
-        if self.low_bit_kinds.contains(&kind) {
+        if bits >= 8 || self.low_bit_kinds.contains(&kind) {
             return None;
         }
         Some(format!(
@@ -265,6 +298,13 @@ mod tests {
             }
             let all_low = p.low_bit_kinds.len() == ALL_KINDS.len();
             assert_eq!(all_low, p.low_bit_reason.is_empty(), "{}", p.name);
+            assert_eq!(
+                p.float_kinds.is_empty(),
+                p.float_reason.is_empty(),
+                "{}",
+                p.name
+            );
+            assert!(p.float_kinds.iter().all(|k| !p.low_bit_kinds.contains(k)));
         }
         assert_eq!(Target::parse("tflite"), None);
     }
@@ -282,5 +322,16 @@ mod tests {
         let ct = Op::ConvTranspose(Default::default());
         assert!(Target::Qnn.profile().refuses(&ct, 4).is_some());
         assert_eq!(Target::Qnn.profile().refuses(&conv, 4), None);
+        let lstm = Op::LSTM(Default::default());
+        assert_eq!(Target::OnnxRuntime.profile().refuses(&lstm, 4), None);
+        assert_eq!(Target::Qnn.profile().refuses(&lstm, 8), None);
+        assert!(Target::Qnn.profile().refuses(&lstm, 4).is_some());
+        let why = Target::Vitis.profile().refuses(&lstm, 8).unwrap();
+        assert!(
+            why.starts_with("vitis takes no quantized LSTM weights: "),
+            "{why}"
+        );
+        assert!(Target::TensorRt.profile().keeps_float(&lstm).is_some());
+        assert_eq!(Target::TensorRt.profile().keeps_float(&conv), None);
     }
 }

@@ -16,6 +16,7 @@
 use crate::emit::{int_tensor, scale_tensor, Emitter, Place};
 use crate::error::LowerError;
 use crate::options::{Int4Storage, LowerOptions};
+use crate::resolve::FloatConst;
 use crate::site::{BiasSite, LayerSite};
 use ndarray::{ArrayViewD, IxDyn};
 use wdq_ir::op::QdqAttrs;
@@ -114,8 +115,9 @@ pub(crate) fn activation_pair(
     Ok(pair)
 }
 
-/// Quantizes the weight of `site` at `bits` and makes the layer read its
-/// `DequantizeLinear`; returns the weight parameters.
+/// Quantizes the weight of `site` and its companions (an LSTM's `R`) at
+/// `bits` and makes the layer read their `DequantizeLinear`s; returns the
+/// weight's parameters.
 ///
 /// # Errors
 /// [`LowerError::Quant`] when no valid scale exists (e.g. a non-finite weight).
@@ -125,7 +127,22 @@ pub(crate) fn weight(
     bits: u8,
     options: &LowerOptions,
 ) -> Result<QuantParams, LowerError> {
-    let w = &site.weight;
+    let params = operand(em, site, site.weight_slot, &site.weight, bits, options)?;
+    for (slot, companion) in &site.companions {
+        operand(em, site, *slot, companion, bits, options)?;
+    }
+    Ok(params)
+}
+
+/// Quantizes the weight `w` read at input `slot` of the layer of `site`.
+fn operand(
+    em: &mut Emitter<'_>,
+    site: &LayerSite,
+    slot: usize,
+    w: &FloatConst,
+    bits: u8,
+    options: &LowerOptions,
+) -> Result<QuantParams, LowerError> {
     let quant_error = |source| LowerError::Quant {
         node: site.label.clone(),
         tensor: w.base.clone(),
@@ -184,7 +201,7 @@ pub(crate) fn weight(
         Some(TensorType::known(DType::F32, &w.shape)),
         Place::Before(site.node),
     );
-    em.graph.node_mut(site.node).inputs[site.weight_slot] = Some(out);
+    em.graph.node_mut(site.node).inputs[slot] = Some(out);
     Ok(params)
 }
 

@@ -19,6 +19,7 @@
 //! attributes (subgraphs included) as encoded `AttributeProto`s.
 
 mod attr;
+pub mod branches;
 mod error;
 mod export;
 mod external;
@@ -37,6 +38,7 @@ pub mod pb {
 }
 
 pub use attr::{decode_opaque_attr, opaque_attr};
+pub use branches::{weighted_subgraphs, Subgraph};
 pub use error::OnnxError;
 pub use export::encode_model;
 pub use import::{decode_model, MAX_IR_VERSION, MIN_IR_VERSION};

@@ -18,7 +18,8 @@ pub(crate) fn outer_references(attrs: &[pb::AttributeProto]) -> BTreeSet<String>
     out
 }
 
-fn graph_references(graph: &pb::GraphProto, out: &mut BTreeSet<String>) {
+/// Adds to `out` the names `graph` reads without defining them.
+pub(crate) fn graph_references(graph: &pb::GraphProto, out: &mut BTreeSet<String>) {
     let mut local: BTreeSet<&str> = BTreeSet::new();
     local.extend(graph.input.iter().filter_map(|v| v.name.as_deref()));
     local.extend(graph.initializer.iter().filter_map(|t| t.name.as_deref()));

@@ -12,7 +12,7 @@ use crate::data::Dataset;
 use ndarray::ArrayD;
 use std::collections::BTreeMap;
 use wdq_exec::plan::Plan;
-use wdq_ir::{layer_units, LayerUnit, Model, NodeId};
+use wdq_ir::{layer_units, Graph, LayerUnit, Model, NodeId};
 use wdq_lower::{
     activation_points, lower, required_opset, ActivationRanges, LayerChoice, Lowered, QuantPlan,
 };
@@ -30,7 +30,11 @@ pub fn raise_opset(model: &Model, options: &QuantizeOptions) -> Result<Model, Qu
     let mut base = model.clone();
     let units = layer_units(&base.graph);
     let keys: Vec<NodeId> = units.iter().map(LayerUnit::node).collect();
-    let need = required_opset(&base, &plan(&units, &keys, options), &options.lower)?;
+    let need = required_opset(
+        &base,
+        &plan(&base.graph, &units, &keys, options),
+        &options.lower,
+    )?;
     if base.default_opset().unwrap_or(1) < need {
         wdq_onnx::convert_opset(&mut base, need)?;
     }
@@ -107,7 +111,7 @@ impl<'a> Candidates<'a> {
     pub fn lower(&self, low: &[NodeId]) -> Result<Lowered, QuantizeError> {
         Ok(lower(
             &self.base,
-            &plan(&self.units, low, self.options),
+            &plan(&self.base.graph, &self.units, low, self.options),
             &self.ranges,
             &self.options.lower,
         )?)
@@ -340,10 +344,20 @@ impl<'a> CandidateEvaluator<'a> {
 }
 
 /// The units keyed in `low` at low bits, the other `units` at high bits;
-/// every user of a unit gets the unit's bits.
-fn plan(units: &[LayerUnit], low: &[NodeId], options: &QuantizeOptions) -> QuantPlan {
+/// every user of a unit gets the unit's bits. A unit the target keeps float
+/// ([`wdq_lower::Profile::keeps_float`]) is left out of the plan.
+fn plan(
+    graph: &Graph,
+    units: &[LayerUnit],
+    low: &[NodeId],
+    options: &QuantizeOptions,
+) -> QuantPlan {
+    let profile = options.target.profile();
     let mut layers = BTreeMap::new();
     for unit in units {
+        if profile.keeps_float(&graph.node(unit.node()).op).is_some() {
+            continue;
+        }
         let bits = if low.contains(&unit.node()) {
             options.low_bits
         } else {

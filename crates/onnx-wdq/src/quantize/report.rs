@@ -108,8 +108,9 @@ pub struct QuantizeReport {
     pub skipped: Vec<(String, String)>,
     /// The deployment target (`--target`).
     pub target: String,
-    /// Layers the target cannot take at the low bit width: not candidates
-    /// (node, reason).
+    /// Not candidates, as (node, reason): units the target refuses at the
+    /// low bits (kept at the high bits) or keeps float, and weighted nodes
+    /// inside subgraphs (`host/branch/node`, float).
     pub not_candidates: Vec<(String, String)>,
     pub candidates: Vec<CandidateReport>,
     pub non_monotonic: Option<String>,
@@ -208,6 +209,7 @@ pub(crate) fn build(
             .refused
             .iter()
             .map(|(id, why)| (graph.node_label(*id), why.clone()))
+            .chain(branch_not_candidates(base))
             .collect(),
         candidates,
         non_monotonic: outcome.non_monotonic.clone(),
@@ -222,6 +224,20 @@ pub(crate) fn build(
         seconds: times,
         warnings,
     }
+}
+
+/// The weighted nodes inside subgraphs of `base`, as `(host/branch/node,
+/// reason)`: never candidates ([`wdq_onnx::Subgraph::reason`]).
+fn branch_not_candidates(base: &Model) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for sub in wdq_onnx::weighted_subgraphs(base) {
+        let host = base.graph.node_label(sub.host);
+        for unit in wdq_ir::layer_units(&sub.graph) {
+            let node = sub.graph.node_label(unit.node());
+            out.push((format!("{host}/{}/{node}", sub.branch), sub.reason()));
+        }
+    }
+    out
 }
 
 impl QuantizeReport {

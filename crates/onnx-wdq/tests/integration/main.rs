@@ -10,5 +10,6 @@ mod hostile;
 mod label_free;
 mod npz_mutants;
 mod pipeline;
+mod recurrent;
 mod targets;
 mod torch_exported;

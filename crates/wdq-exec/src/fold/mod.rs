@@ -343,12 +343,20 @@ fn protected_values(graph: &Graph) -> HashSet<ValueId> {
     let mut out = HashSet::new();
     for layer in wdq_ir::weighted_layers(graph) {
         let node = graph.node(layer.node);
-        out.insert(layer.weight);
-        let chains = [Some(layer.weight_slot), layer.bias.map(|_| 2)];
-        for slot in chains.into_iter().flatten() {
-            let mut current = node.input(slot);
+        let bias_slot = wdq_ir::LayerSlots::of(&node.op).and_then(|s| s.bias);
+        let weights = [(layer.weight_slot, layer.weight)]
+            .into_iter()
+            .chain(layer.companions.iter().map(|c| (c.slot, c.weight)));
+        let mut chains = Vec::new();
+        for (slot, stored) in weights {
+            out.insert(stored);
+            chains.push((Some(slot), Some(stored)));
+        }
+        chains.push((bias_slot.filter(|_| layer.bias.is_some()), None));
+        for (slot, stored) in chains {
+            let mut current = slot.and_then(|s| node.input(s));
             while let Some(v) = current {
-                if !out.insert(v) && v != layer.weight {
+                if !out.insert(v) && Some(v) != stored {
                     break;
                 }
                 current = match graph.value(v).def {

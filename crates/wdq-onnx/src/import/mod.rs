@@ -26,6 +26,15 @@ pub(crate) const FIELD_TRAINING_INFO: u32 = 20;
 pub(crate) const FIELD_FUNCTIONS: u32 = 25;
 pub(crate) const FIELD_CONFIGURATION: u32 = 26;
 
+/// Imports a subgraph on its own (see [`crate::branches`]): every name it
+/// reads must be defined in it.
+pub(crate) fn subgraph_from_proto(
+    proto: pb::GraphProto,
+    external: &ExternalResolver,
+) -> Result<wdq_ir::Graph, OnnxError> {
+    graph::graph_from_proto(proto, external)
+}
+
 /// Decodes and imports an ONNX model. External tensor data is resolved
 /// relative to `base_dir` (the folder the model was read from); without one,
 /// a model that keeps data outside the file is refused. All external data is
