@@ -191,3 +191,19 @@ fn a_model_exported_with_batch_one_runs_one_sample_at_a_time() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_if_decided_by_batched_data_is_refused_naming_the_node() {
+    let model = fixture("fixtures/models/if_on_data.onnx");
+    let data = fixture("fixtures/models/if_on_data.npz");
+    let o = run(&["eval", &model, "--data", &data]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("If node `sign_switch`: its condition `positive` is not constant (it depends on input x)"),
+        "{stderr}"
+    );
+    let o = run(&["inspect", &model, "--data", &data]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("If `sign_switch` left as is"), "{stdout}");
+}
