@@ -207,3 +207,21 @@ fn an_if_decided_by_batched_data_is_refused_naming_the_node() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("If `sign_switch` left as is"), "{stdout}");
 }
+
+#[test]
+fn an_if_on_a_constant_is_inlined_with_clashing_names_renamed() {
+    // The taken branch defines `t` and a node `neg` as the main graph does,
+    // returns one value twice and an outer value directly.
+    let stderr = eval_matches(
+        &fixture("fixtures/models/if_name_clash.onnx"),
+        &fixture("fixtures/models/if_name_clash.npz"),
+        &fixture("fixtures/models/if_name_clash.expected.npz"),
+        &["--batch-size", "2"],
+    );
+    assert!(
+        stderr.contains(
+            "If `choose` specialised to its then_branch (condition `cond` from constants)"
+        ),
+        "{stderr}"
+    );
+}
