@@ -81,7 +81,21 @@ pub fn load_data(
             all.split(args.val_fraction, seed)
                 .with_context(|| format!("splitting {}", data.display()))?
         }
-        (None, Some(t), Some(v)) => (load_dataset(model, t, axes)?, load_dataset(model, v, axes)?),
+        (None, Some(t), Some(v)) => {
+            let train = load_dataset(model, t, axes)?;
+            let val = load_dataset(model, v, axes)?;
+            // The model was specialised on the training data's fixed inputs.
+            for ((name, a), (_, b)) in train.fixed_inputs().iter().zip(&val.fixed_inputs()) {
+                if a != b {
+                    anyhow::bail!(
+                        "fixed input `{name}` differs between --train {} and --val {}; a fixed input (given once, fed with every batch) must be the same in both",
+                        t.display(),
+                        v.display()
+                    );
+                }
+            }
+            (train, val)
+        }
         _ => anyhow::bail!("give --data, or --train and --val"),
     })
 }

@@ -225,3 +225,25 @@ fn an_if_on_a_constant_is_inlined_with_clashing_names_renamed() {
         "{stderr}"
     );
 }
+
+#[test]
+fn train_and_val_must_agree_on_fixed_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.onnx");
+    let o = run(&[
+        &fixture(MODEL),
+        "-o",
+        out.to_str().unwrap(),
+        "--train",
+        &fixture("fixtures/models/stateful_if.16k.npz"),
+        "--val",
+        &fixture("fixtures/models/stateful_if.8k.npz"),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("fixed input `sr` differs between --train"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
