@@ -7,7 +7,8 @@ each step is checked against an independent reference.
 
 Checks, per model (a later check is skipped when its prerequisite failed):
 
-- inspect: `inspect --json` lists exactly the layers the manifest counts
+- inspect: `inspect --json` (with `--data` for a model with fixed inputs,
+  which decide its If nodes) lists exactly the layers the manifest counts
   (the `onnx` package's independent count);
 - eval: `eval --save-outputs` equals onnxruntime (max relative difference
   1e-4 of each output's largest magnitude; identical argmax for classifiers);
@@ -105,7 +106,10 @@ class Model:
         self.classifier = entry["kind"] == "classifier"
 
     def inspect(self) -> str | None:
-        ok, out = run([self.bin, "inspect", "--json", str(self.path)])
+        # A model with fixed inputs is inspected with its data: the fixed
+        # inputs decide its If nodes (the manifest counts the taken branch).
+        data = ["--data", str(self.inputs)] if self.e.get("fixed_inputs") else []
+        ok, out = run([self.bin, "inspect", "--json", str(self.path)] + data)
         if not ok:
             return out
         layers = len(json.loads(out)["layers"])

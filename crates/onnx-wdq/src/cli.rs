@@ -1,6 +1,7 @@
 //! Command-line interface definitions (clap). Every option here is acted on.
 
 use clap::{Args, Parser, Subcommand};
+use onnx_wdq::layout::BatchAxisOption;
 use std::path::PathBuf;
 
 /// Mixed-precision quantization of ONNX models by weight drift under
@@ -56,6 +57,18 @@ pub struct CheckArgs {
 pub struct InspectArgs {
     /// The ONNX model.
     pub model: PathBuf,
+    /// Data whose fixed inputs decide the model's If nodes (each specialised
+    /// to the branch it takes; see `eval --data`).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Where an input's samples lie when the model does not say (NAME=AXIS),
+    /// or NAME=fixed for an input given once and fed whole with every
+    /// batch; repeatable. By default a scalar input is fixed, an input
+    /// naming the batch dimension has its batch there, and an input whose
+    /// array has exactly its fully declared shape while the others hold a
+    /// different number of samples is fixed.
+    #[arg(long = "batch-axis", value_name = "NAME=AXIS")]
+    pub batch_axis: Vec<BatchAxisOption>,
     /// Print JSON instead of the human report.
     #[arg(long)]
     pub json: bool,
@@ -69,6 +82,14 @@ pub struct EvalArgs {
     /// single-input model) and an optional int64 `labels` array; or a .npy.
     #[arg(long)]
     pub data: PathBuf,
+    /// Where an input's samples lie when the model does not say (NAME=AXIS),
+    /// or NAME=fixed for an input given once and fed whole with every
+    /// batch; repeatable. By default a scalar input is fixed, an input
+    /// naming the batch dimension has its batch there, and an input whose
+    /// array has exactly its fully declared shape while the others hold a
+    /// different number of samples is fixed.
+    #[arg(long = "batch-axis", value_name = "NAME=AXIS")]
+    pub batch_axis: Vec<BatchAxisOption>,
     /// Samples per batch.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
@@ -143,6 +164,14 @@ pub struct AnalyzeArgs {
     /// `labels`; without labels the model distils from its own outputs).
     #[arg(long)]
     pub data: PathBuf,
+    /// Where an input's samples lie when the model does not say (NAME=AXIS),
+    /// or NAME=fixed for an input given once and fed whole with every
+    /// batch; repeatable. By default a scalar input is fixed, an input
+    /// naming the batch dimension has its batch there, and an input whose
+    /// array has exactly its fully declared shape while the others hold a
+    /// different number of samples is fixed.
+    #[arg(long = "batch-axis", value_name = "NAME=AXIS")]
+    pub batch_axis: Vec<BatchAxisOption>,
     #[command(flatten)]
     pub train: TrainArgs,
     /// Write the report as JSON to this file.
@@ -163,6 +192,14 @@ pub struct DataArgs {
     /// Validation data (with --train).
     #[arg(long, requires = "train")]
     pub val: Option<PathBuf>,
+    /// Where an input's samples lie when the model does not say (NAME=AXIS),
+    /// or NAME=fixed for an input given once and fed whole with every
+    /// batch; repeatable. By default a scalar input is fixed, an input
+    /// naming the batch dimension has its batch there, and an input whose
+    /// array has exactly its fully declared shape while the others hold a
+    /// different number of samples is fixed.
+    #[arg(long = "batch-axis", value_name = "NAME=AXIS")]
+    pub batch_axis: Vec<BatchAxisOption>,
     /// Fraction of --data held out for validation (seeded by --seed).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true, value_parser = fraction_value)]
     pub val_fraction: f64,

@@ -1,14 +1,16 @@
 //! Datasets: `.npz` (or `.npy`) files whose arrays are keyed by graph input
 //! name, plus an optional `labels` array of class indices.
 //!
-//! Invariant of [`Dataset`]: every input array and the labels have the same
-//! first (sample) dimension, `len`.
+//! Invariant of [`Dataset`]: every batched input holds `len` samples along
+//! its batch axis, and so do the labels; a fixed input (no batch axis) is
+//! one value fed whole with every batch (see [`crate::layout`]).
 
-use crate::npy::{self, NpyError};
-use ndarray::{Axis, Slice};
-use ndarray_npy::NpzWriter;
+use crate::layout::{self, BatchAxisOption, LayoutError};
+use crate::npy::NpyError;
+pub use crate::npz::save_npz;
 use std::path::{Path, PathBuf};
 use wdq_exec::TensorValue;
+use wdq_train::gather_along;
 
 /// Key of the optional label array.
 pub const LABELS_KEY: &str = "labels";
@@ -40,13 +42,14 @@ pub enum DataError {
     DuplicateKey { path: PathBuf, key: String },
     #[error("{path}: the arrays hold no samples (the first dimension is 0); give at least one")]
     Empty { path: PathBuf },
-    #[error("{path}: model input `{input}` is declared {declared} but the array has shape {got:?} (axis {axis} differs); give data of the declared shape")]
+    #[error("{path}: model input `{input}` is declared {declared} but the array has shape {got:?} (axis {axis}); give data of the declared shape")]
     InputShape {
         path: PathBuf,
         input: String,
         declared: String,
         got: Vec<usize>,
-        axis: usize,
+        /// The axis that differs and the input's role (batched or fixed).
+        axis: String,
     },
     #[error("{path}: no array for model input `{input}` (arrays: {available})")]
     MissingInput {
@@ -54,10 +57,11 @@ pub enum DataError {
         input: String,
         available: String,
     },
-    #[error("{path}: array `{key}` has {got} samples but `{first}` has {expected}")]
+    #[error("{path}: array `{key}` has {got} samples along {axis} but `{first}` has {expected}; every batched input needs the same number of samples along its batch axis (see --batch-axis)")]
     SampleCount {
         path: PathBuf,
         key: String,
+        axis: String,
         got: usize,
         first: String,
         expected: usize,
@@ -66,8 +70,15 @@ pub enum DataError {
     Labels { path: PathBuf, shape: Vec<usize> },
     #[error("{path}: `labels` must hold integer class indices (int64, int32 or uint8), not {dtype}; convert them with labels.astype('int64')")]
     LabelType { path: PathBuf, dtype: String },
-    #[error("{path}: array `{key}` is a scalar; inputs need a sample dimension")]
-    Scalar { path: PathBuf, key: String },
+    #[error("{path}: array `{key}` has shape {got:?}, which has no axis {axis} to hold its samples; give the input with its batch axis, or set it with --batch-axis {key}=AXIS (or {key}=fixed for one value fed with every batch)")]
+    NoBatchAxis {
+        path: PathBuf,
+        key: String,
+        axis: usize,
+        got: Vec<usize>,
+    },
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
     #[error("{path}: label {label} of sample {sample} is outside the model's {classes} classes")]
     LabelRange {
         path: PathBuf,
@@ -99,8 +110,14 @@ pub struct SplitError {
 /// Inputs for a model, and labels when the data is labelled.
 #[derive(Clone, Debug)]
 pub struct Dataset {
-    /// (graph input name, array with samples along axis 0).
+    /// (graph input name, array).
     pub inputs: Vec<(String, TensorValue)>,
+    /// Where each input's samples lie, parallel to `inputs` (`None`: a
+    /// fixed input, fed whole with every batch).
+    pub batch_axes: Vec<Option<usize>>,
+    /// The batch axis of each graph output, in graph order (where the
+    /// outputs of several batches are joined).
+    pub output_axes: Vec<usize>,
     pub labels: Option<Vec<i64>>,
     pub len: usize,
 }
@@ -110,20 +127,49 @@ impl Dataset {
     pub fn train_data(&self) -> wdq_train::TrainData<'_> {
         wdq_train::TrainData {
             inputs: &self.inputs,
+            batch_axes: &self.batch_axes,
             labels: self.labels.as_deref(),
             len: self.len,
         }
     }
 
-    /// Loads `path` for a model whose graph inputs (without defaults) are
-    /// `input_names`. An `.npz` needs one array per input name, except that a
-    /// single-input model accepts a single non-label array of any name. A
-    /// `.npy` file is the single input's array.
+    /// Loads `path` with every input's samples on axis 0, for a model whose
+    /// graph inputs (without defaults) are `input_names`. An `.npz` needs
+    /// one array per input name, except that a single-input model accepts a
+    /// single non-label array of any name. A `.npy` file is the single
+    /// input's array.
     ///
     /// # Errors
     /// [`DataError`] naming the file and the array at fault.
     pub fn load(path: &Path, input_names: &[String]) -> Result<Dataset, DataError> {
-        let arrays = read_arrays(path)?;
+        let decided = vec![Some(Some(0)); input_names.len()];
+        Self::assemble(path, input_names, &decided, None)
+    }
+
+    /// Loads `path` for `model` (as [`Dataset::load`]), each input's batch
+    /// axis decided by `options` (`--batch-axis`), the model's declared
+    /// shapes and the arrays (see [`crate::layout`]).
+    ///
+    /// # Errors
+    /// [`DataError`] naming the file, the array, the axis and what was
+    /// expected; [`DataError::Layout`] for an option that does not fit.
+    pub fn load_for(
+        path: &Path,
+        model: &wdq_ir::Model,
+        options: &[BatchAxisOption],
+    ) -> Result<Dataset, DataError> {
+        let names = crate::required_inputs(model);
+        let decided = layout::decide(model, &names, options)?;
+        Self::assemble(path, &names, &decided, Some(model))
+    }
+
+    fn assemble(
+        path: &Path,
+        input_names: &[String],
+        decided: &[layout::Decided],
+        model: Option<&wdq_ir::Model>,
+    ) -> Result<Dataset, DataError> {
+        let arrays = crate::npz::read_arrays(path)?;
         let mut labels = None;
         let mut others = Vec::new();
         for (key, value) in arrays {
@@ -151,21 +197,63 @@ impl Dataset {
                     })
                 }
             };
-            let (key, value) = others.swap_remove(pos);
-            if value.shape().is_empty() {
-                return Err(DataError::Scalar {
-                    path: path.to_path_buf(),
-                    key,
-                });
-            }
+            let (_, value) = others.swap_remove(pos);
             inputs.push((name.clone(), value));
         }
-        let (first, len) = match inputs.first() {
-            Some((k, v)) => (k.clone(), v.shape()[0]),
-            None => (LABELS_KEY.to_string(), labels.as_ref().map_or(0, Vec::len)),
+        let samples_along = |i: usize, axis: usize| -> Result<usize, DataError> {
+            let (key, value) = &inputs[i];
+            value
+                .shape()
+                .get(axis)
+                .copied()
+                .ok_or_else(|| DataError::NoBatchAxis {
+                    path: path.to_path_buf(),
+                    key: key.clone(),
+                    axis,
+                    got: value.shape().to_vec(),
+                })
         };
-        for (key, value) in &inputs {
-            check_count(path, key, value.shape()[0], &first, len)?;
+        let first_decided = decided
+            .iter()
+            .enumerate()
+            .find_map(|(i, d)| d.flatten().map(|a| (i, a)));
+        let known = first_decided
+            .map(|(i, a)| samples_along(i, a))
+            .transpose()?;
+        let batch_axes: Vec<Option<usize>> = decided
+            .iter()
+            .zip(&inputs)
+            .map(|(d, (name, value))| match d {
+                Some(axis) => *axis,
+                None => {
+                    let declared = model.and_then(|m| layout::declared_shape(m, name));
+                    (!layout::looks_fixed(declared, value.shape(), known)).then_some(0)
+                }
+            })
+            .collect();
+        let batched = batch_axes
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| a.map(|a| (i, a)));
+        let (first, len) = match batched {
+            Some((i, axis)) => (inputs[i].0.clone(), samples_along(i, axis)?),
+            None if inputs.is_empty() => {
+                (LABELS_KEY.to_string(), labels.as_ref().map_or(0, Vec::len))
+            }
+            None => (inputs[0].0.clone(), labels.as_ref().map_or(1, Vec::len)),
+        };
+        for (i, axis) in batch_axes.iter().enumerate() {
+            if let Some(axis) = *axis {
+                let got = samples_along(i, axis)?;
+                check_count(
+                    path,
+                    &inputs[i].0,
+                    &format!("axis {axis}"),
+                    got,
+                    &first,
+                    len,
+                )?;
+            }
         }
         if len == 0 && !(inputs.is_empty() && labels.is_none()) {
             return Err(DataError::Empty {
@@ -173,94 +261,50 @@ impl Dataset {
             });
         }
         if let Some(l) = &labels {
-            check_count(path, LABELS_KEY, l.len(), &first, len)?;
+            check_count(path, LABELS_KEY, "axis 0", l.len(), &first, len)?;
         }
+        let batch = model.and_then(|m| layout::batch_name(m, input_names));
         Ok(Dataset {
             inputs,
+            batch_axes,
+            output_axes: model.map_or_else(Vec::new, |m| layout::output_axes(m, batch.as_deref())),
             labels,
             len,
         })
     }
 
-    /// Checks every input array against its graph input's declared shape
-    /// in `model`: the rank and each known dimension after the first (the
-    /// samples); `path` names the file in the error.
-    ///
-    /// # Errors
-    /// [`DataError::InputShape`] naming the input and the first axis that
-    /// differs.
-    pub fn check_shapes(&self, path: &Path, model: &wdq_ir::Model) -> Result<(), DataError> {
-        let graph = &model.graph;
-        for (name, value) in &self.inputs {
-            let declared = graph
-                .inputs
-                .iter()
-                .map(|&v| graph.value(v))
-                .find(|v| &v.name == name)
-                .and_then(|v| v.ty.as_ref()?.shape.as_ref());
-            let Some(declared) = declared else { continue };
-            let got = value.shape();
-            let differs = |(axis, dim): (usize, &wdq_ir::Dim)| match dim {
-                _ if axis >= got.len() => true,
-                wdq_ir::Dim::Known(d) => axis > 0 && got[axis] != *d,
-                _ => false,
-            };
-            let axis = declared
-                .iter()
-                .enumerate()
-                .position(differs)
-                .or((got.len() != declared.len()).then_some(declared.len().min(got.len())));
-            if let Some(axis) = axis {
-                let dims: Vec<String> = declared
-                    .iter()
-                    .map(|d| match d {
-                        wdq_ir::Dim::Known(n) => n.to_string(),
-                        wdq_ir::Dim::Named(s) => s.clone(),
-                        wdq_ir::Dim::Unknown => "?".to_string(),
-                    })
-                    .collect();
-                return Err(DataError::InputShape {
-                    path: path.to_path_buf(),
-                    input: name.clone(),
-                    declared: format!("[{}]", dims.join(",")),
-                    got: got.to_vec(),
-                    axis,
-                });
-            }
-        }
-        Ok(())
+    /// Names of the fixed inputs with their values.
+    pub fn fixed_inputs(&self) -> Vec<(String, TensorValue)> {
+        self.inputs
+            .iter()
+            .zip(&self.batch_axes)
+            .filter(|(_, a)| a.is_none())
+            .map(|((n, v), _)| (n.clone(), v.clone()))
+            .collect()
     }
 
-    /// Checks that every float input is finite; `path` names the file.
-    ///
-    /// # Errors
-    /// [`DataError::NonFinite`] naming the array and the first bad sample.
-    pub fn check_finite(&self, path: &Path) -> Result<(), DataError> {
-        for (key, value) in &self.inputs {
-            let per_sample = value.shape().iter().skip(1).product::<usize>();
-            let bad = match value {
-                TensorValue::F32(a) => a.iter().position(|x| !x.is_finite()),
-                TensorValue::F64(a) => a.iter().position(|x| !x.is_finite()),
-                _ => None,
-            };
-            if let Some(at) = bad {
-                return Err(DataError::NonFinite {
-                    path: path.to_path_buf(),
-                    key: key.clone(),
-                    sample: at / per_sample.max(1),
-                });
+    /// The batch size every batched input of `model` declares (a known
+    /// dimension on its batch axis, the same for all), with the first such
+    /// input: a model exported with a fixed batch runs that many samples at
+    /// a time.
+    pub fn declared_batch(&self, model: &wdq_ir::Model) -> Option<(String, usize)> {
+        let mut found: Option<(String, usize)> = None;
+        for ((name, _), axis) in self.inputs.iter().zip(&self.batch_axes) {
+            let Some(axis) = axis else { continue };
+            match layout::declared_shape(model, name).and_then(|s| s.get(*axis)) {
+                Some(wdq_ir::Dim::Known(k)) if found.as_ref().is_none_or(|f| f.1 == *k) => {
+                    found.get_or_insert((name.clone(), *k));
+                }
+                _ => return None,
             }
         }
-        Ok(())
+        found
     }
 
     /// Samples `start..end` of every input, as owned arrays.
     pub fn batch(&self, start: usize, end: usize) -> Vec<(&str, TensorValue)> {
-        let range = Slice::from(start..end);
-        self.inputs
-            .iter()
-            .map(|(name, value)| (name.as_str(), slice_samples(value, range)))
-            .collect()
+        let indices: Vec<usize> = (start..end).collect();
+        self.train_data().batch(&indices)
     }
 
     /// Splits into (train, validation) with a seeded random `val_fraction`
@@ -286,34 +330,17 @@ impl Dataset {
         Ok((self.select(&train), self.select(&val)))
     }
 
-    /// Checks that every label is a class index of a `classes`-way
-    /// classifier; `path` names the file in the error.
-    ///
-    /// # Errors
-    /// [`DataError::LabelRange`] for the first label out of range.
-    pub fn check_labels(&self, path: &Path, classes: usize) -> Result<(), DataError> {
-        let Some(labels) = &self.labels else {
-            return Ok(());
-        };
-        match labels.iter().position(|&l| l < 0 || l as usize >= classes) {
-            None => Ok(()),
-            Some(sample) => Err(DataError::LabelRange {
-                path: path.to_path_buf(),
-                sample,
-                label: labels[sample],
-                classes,
-            }),
-        }
-    }
-
     /// The samples `indices`, in that order.
     pub fn select(&self, indices: &[usize]) -> Dataset {
         Dataset {
             inputs: self
                 .inputs
                 .iter()
-                .map(|(n, v)| (n.clone(), wdq_train::gather_samples(v, indices)))
+                .zip(&self.batch_axes)
+                .map(|((n, v), axis)| (n.clone(), gather_along(v, *axis, indices)))
                 .collect(),
+            batch_axes: self.batch_axes.clone(),
+            output_axes: self.output_axes.clone(),
             labels: self
                 .labels
                 .as_ref()
@@ -326,6 +353,7 @@ impl Dataset {
 fn check_count(
     path: &Path,
     key: &str,
+    axis: &str,
     got: usize,
     first: &str,
     expected: usize,
@@ -336,19 +364,11 @@ fn check_count(
     Err(DataError::SampleCount {
         path: path.to_path_buf(),
         key: key.to_string(),
+        axis: axis.to_string(),
         got,
         first: first.to_string(),
         expected,
     })
-}
-
-fn slice_samples(value: &TensorValue, range: Slice) -> TensorValue {
-    macro_rules! cut {
-        ($($v:ident),*) => {
-            match value { $(TensorValue::$v(a) => TensorValue::$v(a.slice_axis(Axis(0), range).to_owned()),)* }
-        };
-    }
-    cut!(F32, F64, I64, I32, I8, U8, I4, U4, Bool)
 }
 
 fn labels_from(path: &Path, value: TensorValue) -> Result<Vec<i64>, DataError> {
@@ -371,95 +391,4 @@ fn labels_from(path: &Path, value: TensorValue) -> Result<Vec<i64>, DataError> {
         return Err(bad());
     }
     Ok(labels)
-}
-
-/// Reads every array of `path` (an `.npy`, else an `.npz`), sorted by
-/// key, within the memory budget (see [`crate::npy`]).
-fn read_arrays(path: &Path) -> Result<Vec<(String, TensorValue)>, DataError> {
-    let (mut file, size) = wdq_onnx::open_regular(path).map_err(|source| DataError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut budget = npy::memory_budget();
-    if path.extension().is_some_and(|e| e == "npy") {
-        let value = npy::read_npy(&mut file, size, budget).map_err(|source| DataError::Npy {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let key = path
-            .file_stem()
-            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        return Ok(vec![(key, value)]);
-    }
-    let npz_err = |source| DataError::Npz {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut npz = zip::ZipArchive::new(file).map_err(npz_err)?;
-    let mut entries: Vec<(String, usize)> = Vec::new();
-    for index in 0..npz.len() {
-        let entry = npz.by_index(index).map_err(npz_err)?;
-        let name = entry.name().to_string();
-        let Some(key) = name.strip_suffix(".npy").filter(|_| entry.is_file()) else {
-            return Err(DataError::NotNpy {
-                path: path.to_path_buf(),
-                entry: name,
-            });
-        };
-        if entries.iter().any(|(k, _)| k == key) {
-            return Err(DataError::DuplicateKey {
-                path: path.to_path_buf(),
-                key: key.to_string(),
-            });
-        }
-        entries.push((key.to_string(), index));
-    }
-    entries.sort();
-    let mut out = Vec::new();
-    for (key, index) in entries {
-        let mut entry = npz.by_index(index).map_err(npz_err)?;
-        let declared = entry.size();
-        let value =
-            npy::read_npy(&mut entry, declared, budget).map_err(|source| DataError::Entry {
-                path: path.to_path_buf(),
-                key: key.clone(),
-                source,
-            })?;
-        budget = budget.saturating_sub(declared);
-        out.push((key, value));
-    }
-    Ok(out)
-}
-
-/// Writes arrays to an `.npz` file atomically.
-///
-/// # Errors
-/// [`DataError::Write`] if the file cannot be written.
-pub fn save_npz(path: &Path, arrays: &[(String, TensorValue)]) -> Result<(), DataError> {
-    let write_err = |source| DataError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    crate::files::write_atomically(path, |file| {
-        let mut npz = NpzWriter::new(file);
-        let io = |e: ndarray_npy::WriteNpzError| std::io::Error::other(e.to_string());
-        for (name, value) in arrays {
-            match value {
-                TensorValue::F32(a) => npz.add_array(name.as_str(), a).map_err(io)?,
-                TensorValue::F64(a) => npz.add_array(name.as_str(), a).map_err(io)?,
-                TensorValue::I64(a) => npz.add_array(name.as_str(), a).map_err(io)?,
-                TensorValue::I32(a) => npz.add_array(name.as_str(), a).map_err(io)?,
-                TensorValue::I8(a) | TensorValue::I4(a) => {
-                    npz.add_array(name.as_str(), a).map_err(io)?
-                }
-                TensorValue::U8(a) | TensorValue::U4(a) => {
-                    npz.add_array(name.as_str(), a).map_err(io)?
-                }
-                TensorValue::Bool(a) => npz.add_array(name.as_str(), a).map_err(io)?,
-            }
-        }
-        npz.finish().map_err(io)?;
-        Ok(())
-    })
-    .map_err(write_err)
 }

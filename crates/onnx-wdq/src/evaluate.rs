@@ -43,7 +43,8 @@ pub enum EvalError {
 }
 
 /// Runs `plan` over `data` in batches of `batch_size` and returns the
-/// concatenated outputs (one array per graph output, samples on axis 0).
+/// concatenated outputs (one array per graph output, the batches joined
+/// along the output's batch axis: [`Dataset::output_axes`]).
 ///
 /// # Errors
 /// [`EvalError`] when execution fails or an output is not a float tensor.
@@ -73,9 +74,11 @@ pub fn run_batches(
     }
     Ok(chunks
         .into_iter()
-        .map(|parts| {
+        .enumerate()
+        .map(|(i, parts)| {
             let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-            ndarray::concatenate(Axis(0), &views).unwrap_or_else(|_| ArrayD::zeros(vec![0]))
+            let axis = data.output_axes.get(i).copied().unwrap_or(0);
+            ndarray::concatenate(Axis(axis), &views).unwrap_or_else(|_| ArrayD::zeros(vec![0]))
         })
         .collect())
 }

@@ -1,10 +1,11 @@
 //! `inspect`: what a model is made of: opsets, inputs and outputs, an op
 //! histogram and the weighted layers that the later stages quantize.
 
+use crate::specialise::Specialisation;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use wdq_ir::{layer_units, Dim, Graph, LayerUnit, Model, TensorType, ValueId};
+use wdq_ir::{layer_units, Graph, LayerUnit, Model, TensorType, ValueId};
 
 /// A summary of a model, serialised as `inspect --json`.
 #[derive(Clone, Debug, Serialize)]
@@ -22,6 +23,9 @@ pub struct ModelSummary {
     /// Weighted nodes inside subgraphs (If branches, Loop bodies): listed
     /// with their branch and why they are not layers.
     pub branch_layers: Vec<BranchLayerSummary>,
+    /// The `If` nodes specialised away (with the fixed inputs of --data)
+    /// and those left undecided.
+    pub ifs: Specialisation,
 }
 
 /// A weighted node inside a subgraph ([`wdq_onnx::Subgraph`]): not a layer.
@@ -90,8 +94,8 @@ impl LayerSummary {
 }
 
 impl ModelSummary {
-    /// Summarises `model`.
-    pub fn of(model: &Model) -> ModelSummary {
+    /// Summarises `model`, whose `If` nodes `ifs` says what became of.
+    pub fn of(model: &Model, ifs: Specialisation) -> ModelSummary {
         let graph = &model.graph;
         let mut op_histogram = BTreeMap::new();
         for (_, node) in graph.live_nodes() {
@@ -142,6 +146,7 @@ impl ModelSummary {
             op_histogram,
             layers,
             branch_layers,
+            ifs,
         }
     }
 
@@ -174,6 +179,27 @@ impl ModelSummary {
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
         let _ = writeln!(s, "{} nodes: {}", self.node_count, ops.join(", "));
+        for i in &self.ifs.specialised {
+            let on = if i.on.is_empty() {
+                "constants".to_string()
+            } else {
+                format!("fixed input {}", i.on.join(", "))
+            };
+            let _ = writeln!(
+                s,
+                "If `{}` specialised: condition `{}` from {on}, {} inlined",
+                i.node, i.condition, i.taken
+            );
+        }
+        for i in &self.ifs.undecided {
+            let _ = writeln!(
+                s,
+                "If `{}` left as is: condition `{}` depends on input {} (give it once in --data to specialise it; its branches' layers are not listed)",
+                i.node,
+                i.condition,
+                i.on.join(", ")
+            );
+        }
         let _ = writeln!(
             s,
             "weighted layers: {} ({} parameters)",
@@ -247,15 +273,9 @@ fn value_summary(name: &str, ty: Option<&TensorType>) -> ValueSummary {
     ValueSummary {
         name: name.to_string(),
         dtype: ty.map_or_else(|| "?".to_string(), |t| t.dtype.to_string()),
-        shape: ty.and_then(|t| t.shape.as_ref()).map(|dims| {
-            dims.iter()
-                .map(|d| match d {
-                    Dim::Known(n) => n.to_string(),
-                    Dim::Named(s) => s.clone(),
-                    Dim::Unknown => "?".to_string(),
-                })
-                .collect()
-        }),
+        shape: ty
+            .and_then(|t| t.shape.as_ref())
+            .map(|dims| dims.iter().map(crate::layout::dim_text).collect()),
     }
 }
 

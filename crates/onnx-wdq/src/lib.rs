@@ -8,13 +8,17 @@ pub mod calibrate;
 pub mod check;
 pub mod compare;
 pub mod data;
+mod data_checks;
 pub mod eval_command;
 pub mod evaluate;
 pub mod files;
 pub mod inspect;
+pub mod layout;
 pub mod npy;
+mod npz;
 pub mod pipeline;
 pub mod quantize;
+pub mod specialise;
 pub mod target;
 
 /// The class count of a classifier whose first output is declared

@@ -6,6 +6,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
+mod loading;
 mod options;
 mod progress;
 
@@ -15,6 +16,7 @@ use cli::{
     AnalyzeArgs, CheckArgs, Cli, Command, CompareArgs, ConvertArgs, DataArgs, EvalArgs,
     InspectArgs, QuantizeArgs,
 };
+use loading::{batch_for, load_data, load_dataset, specialise};
 use onnx_wdq::data::{save_npz, Dataset};
 use onnx_wdq::eval_command::CommandEvaluator;
 use onnx_wdq::evaluate::{evaluate, Evaluation};
@@ -22,7 +24,6 @@ use onnx_wdq::files;
 use onnx_wdq::inspect::ModelSummary;
 use onnx_wdq::pipeline;
 use onnx_wdq::quantize::{Evaluator, ValidationScore};
-use onnx_wdq::required_inputs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use wdq_exec::plan::Plan;
@@ -100,20 +101,9 @@ fn error_chain(e: &anyhow::Error) -> String {
     text
 }
 
-/// Loads a dataset for `model`, checking labels against its declared classes.
-fn load_dataset(model: &wdq_ir::Model, path: &std::path::Path) -> Result<Dataset> {
-    let data = Dataset::load(path, &required_inputs(model))?;
-    data.check_shapes(path, model)?;
-    data.check_finite(path)?;
-    if let Some(classes) = onnx_wdq::declared_classes(model) {
-        data.check_labels(path, classes)?;
-    }
-    Ok(data)
-}
-
 /// The import stage (load, fold constants) for every command but
-/// `convert`, which writes the model as it was read.
-/// Imports the model at `path` and checks that no output overwrites one of
+/// `convert`, which writes the model as it was read: imports the model at
+/// `path` and checks that no output overwrites one of
 /// the external data files it names (the model itself and the data were
 /// checked before loading).
 fn load(path: &Path, outputs: &[(&str, &Path)]) -> Result<wdq_ir::Model> {
@@ -133,7 +123,19 @@ fn check_external_files(files: &[PathBuf], outputs: &[(&str, &Path)]) -> Result<
 }
 
 fn inspect(args: InspectArgs) -> Result<()> {
-    let summary = ModelSummary::of(&load(&args.model, &[])?);
+    let mut model = load(&args.model, &[])?;
+    let ifs = match &args.data {
+        Some(path) => {
+            let data = Dataset::load_for(path, &model, &args.batch_axis)?;
+            data.check_shapes(path, &model)?;
+            specialise(&mut model, &data.fixed_inputs())?
+        }
+        None if !args.batch_axis.is_empty() => {
+            anyhow::bail!("--batch-axis needs --data: it says how the data's arrays are laid out")
+        }
+        None => specialise(&mut model, &[])?,
+    };
+    let summary = ModelSummary::of(&model, ifs);
     if args.json {
         emit(&(serde_json::to_string_pretty(&summary)? + "\n"));
     } else {
@@ -154,10 +156,10 @@ fn eval(args: EvalArgs) -> Result<()> {
         .iter()
         .map(|p| ("--save-outputs", p.as_path()))
         .collect();
-    let model = load(&args.model, &outputs)?;
-    let data = load_dataset(&model, &args.data)?;
+    let mut model = load(&args.model, &outputs)?;
+    let data = load_dataset(&mut model, &args.data, &args.batch_axis)?;
     let plan = Plan::new(&model).with_context(|| format!("preparing {}", args.model.display()))?;
-    let batch = args.batch_size as usize;
+    let batch = batch_for(&model, &data, args.batch_size as usize);
     let (report, outputs) = evaluate(&plan, &data, batch)
         .with_context(|| format!("running {}", args.model.display()))?;
     if let Some(path) = &args.save_outputs {
@@ -242,9 +244,10 @@ fn analyze(args: AnalyzeArgs) -> Result<()> {
         )?;
     }
     let outputs: Vec<(&str, &Path)> = args.json.iter().map(|p| ("--json", p.as_path())).collect();
-    let model = load(&args.model, &outputs)?;
-    let data = load_dataset(&model, &args.data)?;
-    let (options, statistic) = options::train_options(&args.train)?;
+    let mut model = load(&args.model, &outputs)?;
+    let data = load_dataset(&mut model, &args.data, &args.batch_axis)?;
+    let (mut options, statistic) = options::train_options(&args.train)?;
+    options.batch_size = batch_for(&model, &data, options.batch_size);
     let mut progress =
         progress::TrainProgress::new(options.cycles, args.train.save_snapshots.clone())?;
     let report = onnx_wdq::analyze::analyze(&model, &data, &options, statistic, &mut progress)
@@ -284,23 +287,13 @@ fn inputs<'a>(model: &'a Path, data: &'a DataArgs) -> Vec<(&'static str, &'a Pat
     files
 }
 
-/// The training and validation samples of --data (split) or --train/--val.
-fn load_data(model: &wdq_ir::Model, args: &DataArgs, seed: u64) -> Result<(Dataset, Dataset)> {
-    Ok(match (&args.data, &args.train, &args.val) {
-        (Some(data), _, _) => {
-            let all = load_dataset(model, data)?;
-            all.split(args.val_fraction, seed)
-                .with_context(|| format!("splitting {}", data.display()))?
-        }
-        (None, Some(t), Some(v)) => (load_dataset(model, t)?, load_dataset(model, v)?),
-        _ => anyhow::bail!("give --data, or --train and --val"),
-    })
-}
-
 fn compare(args: Box<CompareArgs>) -> Result<()> {
-    let model = load(&args.model, &[])?;
-    let (train, val) = load_data(&model, &args.data, args.train.seed)?;
-    let options = options::compare_options(&args)?;
+    let mut model = load(&args.model, &[])?;
+    let (train, val) = load_data(&mut model, &args.data, args.train.seed)?;
+    let mut options = options::compare_options(&args)?;
+    let quantize = &mut options.quantize;
+    quantize.train.batch_size = batch_for(&model, &train, quantize.train.batch_size);
+    quantize.eval_batch_size = batch_for(&model, &train, quantize.eval_batch_size);
     if args.train.save_snapshots.is_some() && !options.criteria.iter().any(|c| c.needs_training()) {
         anyhow::bail!(
             "--save-snapshots needs a drift criterion: without one nothing is fine-tuned"
@@ -353,9 +346,11 @@ fn main_command(args: QuantizeArgs) -> Result<ExitCode> {
         outputs.push(("--report", report.as_path()));
     }
     files::check_outputs(&inputs(model_path, &args.data), &outputs)?;
-    let model = load(model_path, &outputs)?;
-    let (train, val) = load_data(&model, &args.data, args.train_args.seed)?;
-    let options = options::quantize_options(&args)?;
+    let mut model = load(model_path, &outputs)?;
+    let (train, val) = load_data(&mut model, &args.data, args.train_args.seed)?;
+    let mut options = options::quantize_options(&args)?;
+    options.train.batch_size = batch_for(&model, &train, options.train.batch_size);
+    options.eval_batch_size = batch_for(&model, &train, options.eval_batch_size);
     let mut evaluator: Box<dyn Evaluator + '_> = match &args.eval_command {
         Some(cmd) => Box::new(CommandEvaluator::new(cmd, !args.lower_is_better)?),
         None => Box::new(

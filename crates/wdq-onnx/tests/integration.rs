@@ -6,6 +6,7 @@ mod integration {
     mod convert;
     mod external;
     mod fuzz;
+    mod inline_if;
     mod malformed;
     mod round_trip;
 }

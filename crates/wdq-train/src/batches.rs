@@ -54,9 +54,19 @@ impl BatchOrder {
 
 /// The samples `indices` (along axis 0) of `value`.
 pub fn gather_samples(value: &TensorValue, indices: &[usize]) -> TensorValue {
+    gather_along(value, Some(0), indices)
+}
+
+/// The samples `indices` of `value`, whose samples lie along `axis`; a
+/// fixed input (`None`: one value for every sample) comes back whole. The
+/// one place where a batch is cut out of an input.
+pub fn gather_along(value: &TensorValue, axis: Option<usize>, indices: &[usize]) -> TensorValue {
+    let Some(axis) = axis else {
+        return value.clone();
+    };
     macro_rules! pick {
         ($($v:ident),*) => {
-            match value { $(TensorValue::$v(a) => TensorValue::$v(a.select(Axis(0), indices)),)* }
+            match value { $(TensorValue::$v(a) => TensorValue::$v(a.select(Axis(axis), indices)),)* }
         };
     }
     pick!(F32, F64, I64, I32, I8, U8, I4, U4, Bool)

@@ -2,7 +2,7 @@
 //! graph from `wdq-autodiff`, and summarise each weighted layer's drift
 //! after every cycle (see [`crate::drift`]).
 
-use crate::batches::{gather_samples, BatchOrder};
+use crate::batches::{gather_along, gather_samples, BatchOrder};
 use crate::drift::CycleDrift;
 use crate::label_free::{self, Teacher};
 use crate::{LayerDrift, TrainError, TrainOptions, TrainReport};
@@ -14,14 +14,35 @@ use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
 use wdq_ir::{Model, NodeId, ValueDef};
 
-/// Training data: inputs keyed by graph input name with samples on axis 0,
-/// and labels when the data is labelled (otherwise the original model is
-/// the teacher: see [`crate::LabelFree`]).
+/// Training data: inputs keyed by graph input name, and labels when the
+/// data is labelled (otherwise the original model is the teacher: see
+/// [`crate::LabelFree`]).
 #[derive(Clone, Copy, Debug)]
 pub struct TrainData<'a> {
     pub inputs: &'a [(String, TensorValue)],
+    /// Where each input's samples lie, parallel to `inputs`: `Some(axis)`,
+    /// or `None` for a fixed input fed whole with every batch. An input
+    /// past the end of the slice has its samples on axis 0.
+    pub batch_axes: &'a [Option<usize>],
     pub labels: Option<&'a [i64]>,
     pub len: usize,
+}
+
+impl<'a> TrainData<'a> {
+    /// The batch of samples `indices`: every input cut along its own batch
+    /// axis, fixed inputs whole.
+    pub fn batch(&self, indices: &[usize]) -> Vec<(&'a str, TensorValue)> {
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(|(i, (name, value))| (name.as_str(), gather_along(value, self.axis(i), indices)))
+            .collect()
+    }
+
+    /// The batch axis of input `i`.
+    pub fn axis(&self, i: usize) -> Option<usize> {
+        self.batch_axes.get(i).copied().unwrap_or(Some(0))
+    }
 }
 
 /// Progress of one optimizer step, for progress displays.
@@ -129,12 +150,10 @@ pub fn fine_tune(
             let step_started = Instant::now();
             let batch = order.next_batch();
             let mut feeds: Vec<(&str, TensorValue)> = Vec::new();
-            for ((name, value), &std) in data.inputs.iter().zip(&teacher.input_noise) {
-                let batch_value = gather_samples(value, &batch);
-                feeds.push((
-                    name.as_str(),
-                    label_free::add_noise(batch_value, std, &mut noise),
-                ));
+            for ((name, batch_value), &std) in
+                data.batch(&batch).into_iter().zip(&teacher.input_noise)
+            {
+                feeds.push((name, label_free::add_noise(batch_value, std, &mut noise)));
             }
             feeds.push((
                 step.target_input.as_str(),

@@ -22,7 +22,6 @@
 //!   `[N, C]`, MSE otherwise), kept for comparison: its gradients start at
 //!   zero.
 
-use crate::batches::gather_samples;
 use crate::{TrainData, TrainError};
 use ndarray::{ArrayD, Axis};
 use rand::Rng;
@@ -126,7 +125,11 @@ pub(crate) fn teacher(
             input_noise: data
                 .inputs
                 .iter()
-                .map(|(_, v)| v.as_f32().map_or(0.0, |a| sigma * std_of(a.iter())))
+                .enumerate()
+                .map(|(i, (_, v))| match (data.axis(i), v.as_f32()) {
+                    (Some(_), Some(a)) => sigma * std_of(a.iter()),
+                    _ => 0.0,
+                })
                 .collect(),
             description: format!(
                 "MSE to the original model's outputs, inputs with Gaussian noise of {sigma} x their std"
@@ -202,11 +205,7 @@ fn teacher_outputs(
     while start < data.len {
         let end = (start + batch_size.max(1)).min(data.len);
         let indices: Vec<usize> = (start..end).collect();
-        let feeds: Vec<(&str, TensorValue)> = data
-            .inputs
-            .iter()
-            .map(|(n, v)| (n.as_str(), gather_samples(v, &indices)))
-            .collect();
+        let feeds = data.batch(&indices);
         match forward.run(&feeds)?.into_iter().next() {
             Some(TensorValue::F32(a)) => parts.push(a),
             _ => return Err(TrainError::Teacher),

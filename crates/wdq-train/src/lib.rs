@@ -8,7 +8,7 @@ pub mod drift;
 mod fine_tune;
 mod label_free;
 
-pub use batches::{gather_samples, BatchOrder};
+pub use batches::{gather_along, gather_samples, BatchOrder};
 pub use drift::{over_cycles, CycleDrift, Statistic};
 pub use fine_tune::{fine_tune, Quiet, StepProgress, TrainData, TrainObserver};
 pub use label_free::{LabelFree, DEFAULT_INPUT_NOISE};

@@ -30,6 +30,7 @@ fn digits() -> (wdq_ir::Model, Vec<(String, TensorValue)>, Vec<i64>) {
 fn run(threads: usize, options: &TrainOptions) -> Result<TrainReport, TrainError> {
     let (model, inputs, labels) = digits();
     let data = TrainData {
+        batch_axes: &[],
         inputs: &inputs,
         labels: Some(&labels),
         len: labels.len(),

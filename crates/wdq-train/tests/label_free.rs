@@ -44,6 +44,7 @@ fn drift(c: &Case, labelled: bool, label_free: LabelFree) -> (Vec<f64>, f64) {
         ..TrainOptions::default()
     };
     let data = TrainData {
+        batch_axes: &[],
         inputs: &c.inputs,
         labels: labelled.then_some(c.labels.as_slice()),
         len: c.labels.len(),

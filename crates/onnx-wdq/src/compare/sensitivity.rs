@@ -20,7 +20,7 @@ use wdq_ir::layers::output_channel_axis;
 use wdq_ir::{Model, NodeId, Op, ValueId};
 use wdq_lower::{LowerOptions, WeightGranularity};
 use wdq_quant::{fake_quantize, symmetric_params, Granularity, QuantSpec};
-use wdq_train::{gather_samples, BatchOrder};
+use wdq_train::BatchOrder;
 
 /// Why a sensitivity criterion could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -242,11 +242,7 @@ pub fn gradient_scores(
     let batches = batches.max(1);
     for _ in 0..batches {
         let batch = order.next_batch();
-        let mut feeds: Vec<(&str, TensorValue)> = data
-            .inputs
-            .iter()
-            .map(|(n, v)| (n.as_str(), gather_samples(v, &batch)))
-            .collect();
+        let mut feeds: Vec<(&str, TensorValue)> = data.train_data().batch(&batch);
         let labels: Vec<i64> = match &data.labels {
             Some(labels) => batch.iter().map(|&i| labels[i]).collect(),
             None => match forward.run(&feeds)?.into_iter().next() {

@@ -63,9 +63,27 @@ impl OutputSet {
         Ok(self
             .indices
             .iter()
-            .map(|&i| std::mem::replace(&mut all[i], ArrayD::zeros(vec![0])))
+            .map(|&i| {
+                let out = std::mem::replace(&mut all[i], ArrayD::zeros(vec![0]));
+                samples_first(out, data.output_axes.get(i).copied().unwrap_or(0))
+            })
             .collect())
     }
+}
+
+/// `output` with its batch axis `axis` moved to the front (the figures are
+/// per sample, along axis 0).
+fn samples_first(output: ArrayD<f32>, axis: usize) -> ArrayD<f32> {
+    if axis == 0 || axis >= output.ndim() {
+        return output;
+    }
+    let mut order: Vec<usize> = (0..output.ndim()).collect();
+    order.remove(axis);
+    order.insert(0, axis);
+    output
+        .permuted_axes(order)
+        .as_standard_layout()
+        .into_owned()
 }
 
 /// The class count of a classifier-shaped output (`[N, C]` or

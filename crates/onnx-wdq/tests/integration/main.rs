@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod compare;
 mod hostile;
+mod inputs;
 mod label_free;
 mod npz_mutants;
 mod pipeline;

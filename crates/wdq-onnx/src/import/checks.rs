@@ -74,7 +74,7 @@ pub(super) fn input_dims(name: &str, ty: Option<&TensorType>) -> Result<(), Onnx
 
 /// Node names are unique (when given), and a default-domain node's input
 /// count (trailing empty names are absent optional inputs) fits its op.
-pub(super) fn nodes(nodes: &[pb::NodeProto]) -> Result<(), OnnxError> {
+pub(crate) fn nodes(nodes: &[pb::NodeProto]) -> Result<(), OnnxError> {
     let mut names = HashSet::new();
     for (index, node) in nodes.iter().enumerate() {
         let name = node.name.as_deref().unwrap_or_default();

@@ -189,7 +189,7 @@ pub(crate) fn node_label(proto: &pb::NodeProto, index: usize) -> String {
 }
 
 /// Node indices in a topological order, the file's order where it is one.
-fn topological_order(
+pub(crate) fn topological_order(
     proto: &pb::GraphProto,
     defined: &HashMap<String, ValueId>,
 ) -> Result<Vec<usize>, OnnxError> {
@@ -248,7 +248,7 @@ fn topological_order(
     Ok(order)
 }
 
-fn add_node(
+pub(crate) fn add_node(
     graph: &mut Graph,
     by_name: &mut HashMap<String, ValueId>,
     proto: &pb::NodeProto,

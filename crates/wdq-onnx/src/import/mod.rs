@@ -6,6 +6,9 @@
 mod checks;
 mod graph;
 
+pub(crate) use checks::nodes as check_nodes;
+pub(crate) use graph::{add_node, topological_order};
+
 use crate::external::ExternalResolver;
 use crate::opset::MAX_TARGET;
 use crate::pb;
