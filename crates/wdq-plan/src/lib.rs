@@ -8,6 +8,7 @@
 //! same strategies serve every criterion and every runtime.
 
 mod curve;
+pub mod early;
 mod goal;
 pub mod metric;
 mod order;
@@ -17,6 +18,6 @@ pub mod stats;
 pub use curve::{
     area_under_curve, largest_within, mean_std, pareto_front, prefix_lengths, spread, CurveSpread,
 };
-pub use goal::{Goal, Measure};
+pub use goal::{Bar, Goal, Measure, Stopped};
 pub use order::{rank_ascending, rank_descending};
 pub use search::{search, Candidate, SearchOptions, SearchOutcome, Selection};

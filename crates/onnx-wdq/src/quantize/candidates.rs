@@ -227,10 +227,7 @@ impl Evaluator for ValidationScore<'_> {
     fn measure(&mut self, model: &Model) -> Result<Measure, QuantizeError> {
         let judged = self.judge(model)?;
         self.resolution = Some(judged.resolution);
-        Ok(Measure {
-            score: judged.score,
-            interval: Some(judged.interval),
-        })
+        Ok(Measure::full(judged.score, Some(judged.interval)))
     }
 
     fn goal(&self) -> Goal {
