@@ -126,27 +126,11 @@ fn fidelity(
     (!bar.accepts(&Measure::full(best, None))).then_some(false)
 }
 
-/// Appends `more` (the figures of the next samples) to `acc`.
+/// Appends `more` (the figures of the next samples) to `acc` (replaces it
+/// when the kinds differ, as for the first batch).
 pub fn append(acc: &mut PerSample, more: PerSample) {
-    match (acc, more) {
-        (PerSample::Hits(a), PerSample::Hits(b)) => a.extend(b),
-        (
-            PerSample::Fidelity {
-                signal,
-                noise,
-                cosine,
-            },
-            PerSample::Fidelity {
-                signal: s,
-                noise: e,
-                cosine: c,
-            },
-        ) => {
-            signal.extend(s);
-            noise.extend(e);
-            cosine.extend(c);
-        }
-        (acc, more) => *acc = more,
+    if !acc.merge(more.clone(), |a, b| a.extend(b), |a, b| a.extend(b)) {
+        *acc = more;
     }
 }
 

@@ -134,6 +134,38 @@ impl PerSample {
         self.len() == 0
     }
 
+    /// Merges `other` into `self` field by field: `hits` on the hits,
+    /// `values` on each of the energies and cosines. False (and `self`
+    /// unchanged) when the kinds differ.
+    pub fn merge(
+        &mut self,
+        other: PerSample,
+        hits: impl Fn(&mut Vec<bool>, Vec<bool>),
+        values: impl Fn(&mut Vec<f64>, Vec<f64>),
+    ) -> bool {
+        match (self, other) {
+            (PerSample::Hits(a), PerSample::Hits(b)) => hits(a, b),
+            (
+                PerSample::Fidelity {
+                    signal,
+                    noise,
+                    cosine,
+                },
+                PerSample::Fidelity {
+                    signal: s,
+                    noise: e,
+                    cosine: c,
+                },
+            ) => {
+                values(signal, s);
+                values(noise, e);
+                values(cosine, c);
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// The metric over the samples `pick` (indices may repeat).
     pub fn figure(&self, metric: Metric, pick: &[usize]) -> f64 {
         match self {
@@ -311,28 +343,11 @@ pub fn combine_scaled(parts: Vec<PerSample>, means: &[Option<f64>]) -> PerSample
     for (mut next, mean) in parts {
         normalise(&mut next, mean);
         count += 1.0;
-        match (&mut acc, next) {
-            (PerSample::Hits(a), PerSample::Hits(b)) => {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x &= y);
-            }
-            (
-                PerSample::Fidelity {
-                    signal,
-                    noise,
-                    cosine,
-                },
-                PerSample::Fidelity {
-                    signal: s,
-                    noise: e,
-                    cosine: c,
-                },
-            ) => {
-                signal.iter_mut().zip(s).for_each(|(x, y)| *x += y);
-                noise.iter_mut().zip(e).for_each(|(x, y)| *x += y);
-                cosine.iter_mut().zip(c).for_each(|(x, y)| *x += y);
-            }
-            _ => {}
-        }
+        acc.merge(
+            next,
+            |a, b| a.iter_mut().zip(b).for_each(|(x, y)| *x &= y),
+            |a, b| a.iter_mut().zip(b).for_each(|(x, y)| *x += y),
+        );
     }
     if let PerSample::Fidelity { cosine, .. } = &mut acc {
         cosine.iter_mut().for_each(|c| *c /= count);

@@ -5,6 +5,7 @@
 mod cli;
 mod common;
 mod compare;
+mod early_stop;
 mod hostile;
 mod label_free;
 mod pipeline;
