@@ -7,6 +7,7 @@
 //! for the accuracy of "the first m layers of the order at low bits", so the
 //! same strategies serve every criterion and every runtime.
 
+mod combine;
 mod curve;
 pub mod early;
 mod goal;
