@@ -167,3 +167,24 @@ fn early_stop_keeps_a_torch_exports_decisions_and_bytes() {
         "125",
     ]);
 }
+
+#[test]
+fn full_eval_is_refused_with_an_evaluator_command() {
+    // An external evaluator always runs in full: the option would be ignored.
+    let o = run(&[
+        &fixture("fixtures/digits/digits_cnn.onnx"),
+        "--data",
+        &fixture("fixtures/digits/val.npz"),
+        "-o",
+        "unused.onnx",
+        "--eval-command",
+        "echo 1 {model}",
+        "--full-eval",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--full-eval") && err.contains("--eval-command"),
+        "{err}"
+    );
+}
