@@ -100,10 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     &PerSample::Hits(pick(&prefixes[m], chosen_on)),
                     Some(&ref_sel),
                 );
-                Ok(Measure {
-                    score: j.score,
-                    interval: Some(j.interval),
-                })
+                Ok(Measure::full(j.score, Some(j.interval)))
             };
             let order_idx: Vec<usize> = (0..order.len()).collect();
             let outcome = search(

@@ -309,6 +309,12 @@ pub struct QuantizeArgs {
     /// Stop the search after this many seconds and keep the best found.
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = seconds_value)]
     pub time_budget: Option<f64>,
+    /// Run every candidate on every validation sample. By default a
+    /// candidate's evaluation stops after the batch that makes its answer
+    /// (within the threshold or not) certain; the decisions and the written
+    /// model are the same either way. (--eval-command always runs in full.)
+    #[arg(long, conflicts_with = "eval_command")]
+    pub full_eval: bool,
     /// Score each candidate with this shell command instead of --metric:
     /// {model} is replaced by the candidate's path; the command prints one
     /// number, or JSON with a "score" field. --threshold is then a loss in

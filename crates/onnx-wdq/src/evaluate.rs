@@ -53,34 +53,53 @@ pub fn run_batches(
     data: &Dataset,
     batch_size: usize,
 ) -> Result<Vec<ArrayD<f32>>, EvalError> {
-    let names = plan.output_names();
-    let mut chunks: Vec<Vec<ArrayD<f32>>> = vec![Vec::new(); names.len()];
+    let mut chunks: Vec<Vec<ArrayD<f32>>> = vec![Vec::new(); plan.output_names().len()];
     let mut start = 0;
     while start < data.len {
         let end = (start + batch_size.max(1)).min(data.len);
-        let outputs = plan.run(&data.batch(start, end))?;
-        for (i, out) in outputs.into_iter().enumerate() {
-            match out {
-                TensorValue::F32(a) => chunks[i].push(a),
-                other => {
-                    return Err(EvalError::OutputType {
-                        name: names[i].to_string(),
-                        dtype: other.dtype().to_string(),
-                    })
-                }
-            }
+        for (i, out) in run_batch(plan, data, start, end)?.into_iter().enumerate() {
+            chunks[i].push(out);
         }
         start = end;
     }
     Ok(chunks
+        .iter()
+        .enumerate()
+        .map(|(i, parts)| concat_samples(parts, data.output_axes.get(i).copied().unwrap_or(0)))
+        .collect())
+}
+
+/// Runs `plan` on samples `start..end` of `data`: one array per graph
+/// output. [`run_batches`] is this over consecutive batches, so a caller
+/// that runs the same batches one by one gets the same numbers.
+///
+/// # Errors
+/// [`EvalError`] when execution fails or an output is not a float tensor.
+pub fn run_batch(
+    plan: &Plan,
+    data: &Dataset,
+    start: usize,
+    end: usize,
+) -> Result<Vec<ArrayD<f32>>, EvalError> {
+    let names = plan.output_names();
+    plan.run(&data.batch(start, end))?
         .into_iter()
         .enumerate()
-        .map(|(i, parts)| {
-            let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-            let axis = data.output_axes.get(i).copied().unwrap_or(0);
-            ndarray::concatenate(Axis(axis), &views).unwrap_or_else(|_| ArrayD::zeros(vec![0]))
+        .map(|(i, out)| match out {
+            TensorValue::F32(a) => Ok(a),
+            other => Err(EvalError::OutputType {
+                name: names[i].to_string(),
+                dtype: other.dtype().to_string(),
+            }),
         })
-        .collect())
+        .collect()
+}
+
+/// Batches' outputs joined along the output's batch axis
+/// ([`Dataset::output_axes`]; empty: a 0-element array).
+pub fn concat_samples(parts: &[ArrayD<f32>], axis: usize) -> ArrayD<f32> {
+    let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+    ndarray::concatenate(Axis(axis), &views).unwrap_or_else(|_| ArrayD::zeros(vec![0]))
 }
 
 /// Evaluates `plan` on `data`: top-1 against labels when present. Returns

@@ -106,6 +106,7 @@ pub fn quantize_options(args: &QuantizeArgs) -> Result<QuantizeOptions> {
     options.selection = selection(&args.select, args.min_candidates)?;
     options.skip_smallest = args.skip_smallest;
     options.time_budget = time_budget;
+    options.early_stop = !args.full_eval;
     Ok(options)
 }
 
@@ -168,5 +169,6 @@ fn candidate_options(train_args: &TrainArgs, args: &CandidateArgs) -> Result<Qua
         calibration: calibration(&args.calibration, lower.activations.spec(), lower.scale)?,
         calibration_samples: args.calibration_samples,
         eval_batch_size: args.eval_batch_size as usize,
+        early_stop: true,
     })
 }

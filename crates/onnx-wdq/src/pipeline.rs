@@ -16,14 +16,14 @@ use crate::analyze::{drift, Drift};
 use crate::annotate::annotate;
 use crate::data::Dataset;
 use crate::quantize::{
-    build_report, check_bits, prepare, search_order, Candidates, QuantizeError, QuantizeOptions,
-    QuantizeReport, Searched, StageTimes,
+    build_report, check_bits, prepare, search_order, Candidates, EvalWork, QuantizeError,
+    QuantizeOptions, QuantizeReport, Searched, StageTimes,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use wdq_exec::fold::{FoldConstants, FoldError};
 use wdq_ir::{run_passes, Model, PassError, WeightsNotInputs};
-use wdq_plan::{Goal, Measure};
+use wdq_plan::{Bar, Goal, Measure};
 use wdq_train::TrainObserver;
 
 /// Judges a model: the float reference and every candidate of the search.
@@ -92,6 +92,21 @@ pub trait Evaluator {
     /// Caveats about what the evaluator's data can resolve at `threshold`.
     fn warnings(&self, _threshold: f64, _guard: bool) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The score of `model`, or only its answer to `bar` when the
+    /// evaluator can tell it before every sample is run (then the measure
+    /// says [`wdq_plan::Stopped`]). Default: [`Evaluator::measure`].
+    ///
+    /// # Errors
+    /// As [`Evaluator::score`].
+    fn decide(&mut self, model: &Model, _bar: &Bar) -> Result<Measure, QuantizeError> {
+        self.measure(model)
+    }
+
+    /// The validation work done so far, when the evaluator counts it.
+    fn work(&self) -> Option<EvalWork> {
+        None
     }
 
     /// Seconds spent in an external evaluator, for the report.

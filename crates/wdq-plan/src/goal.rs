@@ -65,15 +65,69 @@ impl Goal {
 /// A measured score, with its 95% interval when the evaluator knows it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Measure {
+    /// The score; for a stopped evaluation, over the samples seen.
     pub score: f64,
     pub interval: Option<Interval>,
+    /// Set when the evaluator stopped before the last sample because the
+    /// answer to the [`Bar`] it was given was already certain.
+    pub stopped: Option<Stopped>,
+}
+
+impl Measure {
+    /// A score over every sample.
+    pub fn full(score: f64, interval: Option<Interval>) -> Measure {
+        Measure {
+            score,
+            interval,
+            stopped: None,
+        }
+    }
 }
 
 impl From<f64> for Measure {
     fn from(score: f64) -> Measure {
-        Measure {
-            score,
-            interval: None,
+        Measure::full(score, None)
+    }
+}
+
+/// An evaluation stopped early: its answer, and how many samples it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Stopped {
+    pub accepted: bool,
+    pub samples: usize,
+}
+
+/// The question a candidate's score answers: is it acceptable under the
+/// goal, the threshold and the reference, judged (with `guard`) by the
+/// pessimistic end of its interval. The one place the search's acceptance
+/// rule lives; evaluators that stop early answer the same question.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bar {
+    pub goal: Goal,
+    pub reference: f64,
+    pub threshold: f64,
+    pub guard: bool,
+}
+
+impl Bar {
+    /// The figure the goal judges: the score, or with `guard` the
+    /// pessimistic end of its interval when there is one.
+    pub fn judged(&self, score: f64, interval: Option<Interval>) -> f64 {
+        match (self.guard, interval) {
+            (true, Some(i)) => self.goal.pessimistic(i),
+            _ => score,
+        }
+    }
+
+    /// Whether a full measure is acceptable; a stopped one carries its answer.
+    pub fn accepts(&self, measure: &Measure) -> bool {
+        match measure.stopped {
+            Some(s) => s.accepted,
+            None => self.goal.accepts(
+                self.reference,
+                self.threshold,
+                self.judged(measure.score, measure.interval),
+            ),
         }
     }
 }

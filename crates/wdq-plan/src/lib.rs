@@ -7,8 +7,10 @@
 //! for the accuracy of "the first m layers of the order at low bits", so the
 //! same strategies serve every criterion and every runtime.
 
+mod combine;
 pub mod criteria;
 mod curve;
+pub mod early;
 mod goal;
 pub mod metric;
 mod order;
@@ -19,7 +21,7 @@ pub mod stats;
 pub use curve::{
     area_under_curve, largest_within, mean_std, pareto_front, prefix_lengths, spread, CurveSpread,
 };
-pub use goal::{Goal, Measure};
+pub use goal::{Bar, Goal, Measure, Stopped};
 pub use order::{rank_ascending, rank_descending};
 pub use search::{search, Candidate, SearchOptions, SearchOutcome, Selection};
 pub use statistic::Statistic;

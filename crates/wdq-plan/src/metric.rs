@@ -8,7 +8,7 @@
 //! every element (SQNR in dB, relative L2 error, cosine similarity), need
 //! no labels, and their threshold bounds the figure itself.
 
-use crate::stats::{bootstrap, paired_loss, resolution, Interval};
+use crate::stats::{bootstrap, paired_loss_counts, resolution, Interval};
 use serde::Serialize;
 
 /// Which metric judges a candidate.
@@ -137,9 +137,7 @@ impl PerSample {
     /// The metric over the samples `pick` (indices may repeat).
     pub fn figure(&self, metric: Metric, pick: &[usize]) -> f64 {
         match self {
-            PerSample::Hits(hits) => {
-                100.0 * pick.iter().filter(|&&i| hits[i]).count() as f64 / pick.len().max(1) as f64
-            }
+            PerSample::Hits(hits) => percent(pick.iter().filter(|&&i| hits[i]).count(), pick.len()),
             PerSample::Fidelity {
                 signal,
                 noise,
@@ -180,13 +178,13 @@ pub fn judge(metric: Metric, candidate: &PerSample, reference: Option<&[bool]>) 
     let score = figure(&all);
     let interval = match (candidate, reference) {
         (PerSample::Hits(hits), Some(reference)) => {
-            let ref_score =
-                100.0 * reference.iter().filter(|&&h| h).count() as f64 / n.max(1) as f64;
-            let (_, loss) = paired_loss(reference, hits);
-            Interval {
-                low: ref_score - loss.high,
-                high: ref_score - loss.low,
+            let (mut lost, mut gained) = (0, 0);
+            for (&r, &c) in reference.iter().zip(hits) {
+                lost += usize::from(r && !c);
+                gained += usize::from(!r && c);
             }
+            let held = reference.iter().filter(|&&h| h).count();
+            hits_judged(n.min(reference.len()), held, lost, gained).1
         }
         _ => bootstrap(n, RESAMPLES, 0x5eed, &figure),
     };
@@ -198,6 +196,27 @@ pub fn judge(metric: Metric, candidate: &PerSample, reference: Option<&[bool]>) 
         },
         interval,
     }
+}
+
+/// `count` samples of `n` in percent: the score of the accuracy metrics.
+pub fn percent(count: usize, n: usize) -> f64 {
+    100.0 * count as f64 / n.max(1) as f64
+}
+
+/// The score and the 95% interval [`judge`] gives a candidate that, on
+/// `n` samples of which the reference gets `reference_hits` right, lost
+/// `lost` samples and gained `gained` (the paired interval of the loss,
+/// expressed as a score). A function of these counts only, so that an
+/// evaluation that stops early can try every way the rest could go.
+pub fn hits_judged(n: usize, reference_hits: usize, lost: usize, gained: usize) -> (f64, Interval) {
+    let hits = (reference_hits + gained).saturating_sub(lost);
+    let ref_score = percent(reference_hits, n);
+    let (_, loss) = paired_loss_counts(lost, gained, n);
+    let interval = Interval {
+        low: ref_score - loss.high,
+        high: ref_score - loss.low,
+    };
+    (percent(hits, n), interval)
 }
 
 /// Per-sample figures of `candidate` against `reference` outputs: `n`
@@ -252,10 +271,13 @@ pub fn per_sample(
                 }
                 signal.push(rr);
                 noise.push(ee);
+                // Clamped: rounding can leave a cosine a few ulps above 1;
+                // bounded, a sample's share of the mean is bounded too,
+                // which the early stop of `crate::early` relies on.
                 cosine.push(if rr == 0.0 && cc == 0.0 {
                     1.0
                 } else {
-                    rc / (rr.sqrt() * cc.sqrt()).max(f64::MIN_POSITIVE)
+                    (rc / (rr.sqrt() * cc.sqrt()).max(f64::MIN_POSITIVE)).clamp(-1.0, 1.0)
                 });
             }
             PerSample::Fidelity {
@@ -267,58 +289,7 @@ pub fn per_sample(
     }
 }
 
-/// Combines several outputs' figures for the same samples: a sample counts
-/// when it counts on every output; energies are summed after dividing each
-/// output's by its mean reference energy (each output weighs the same);
-/// cosines are averaged.
-pub fn combine(parts: Vec<PerSample>) -> PerSample {
-    let mut parts = parts.into_iter();
-    let Some(mut acc) = parts.next() else {
-        return PerSample::Hits(Vec::new());
-    };
-    let mut count = 1.0;
-    normalise(&mut acc);
-    for mut next in parts {
-        normalise(&mut next);
-        count += 1.0;
-        match (&mut acc, next) {
-            (PerSample::Hits(a), PerSample::Hits(b)) => {
-                a.iter_mut().zip(b).for_each(|(x, y)| *x &= y);
-            }
-            (
-                PerSample::Fidelity {
-                    signal,
-                    noise,
-                    cosine,
-                },
-                PerSample::Fidelity {
-                    signal: s,
-                    noise: e,
-                    cosine: c,
-                },
-            ) => {
-                signal.iter_mut().zip(s).for_each(|(x, y)| *x += y);
-                noise.iter_mut().zip(e).for_each(|(x, y)| *x += y);
-                cosine.iter_mut().zip(c).for_each(|(x, y)| *x += y);
-            }
-            _ => {}
-        }
-    }
-    if let PerSample::Fidelity { cosine, .. } = &mut acc {
-        cosine.iter_mut().for_each(|c| *c /= count);
-    }
-    acc
-}
-
-fn normalise(p: &mut PerSample) {
-    if let PerSample::Fidelity { signal, noise, .. } = p {
-        let mean = signal.iter().sum::<f64>() / signal.len().max(1) as f64;
-        if mean > 0.0 {
-            signal.iter_mut().for_each(|x| *x /= mean);
-            noise.iter_mut().for_each(|x| *x /= mean);
-        }
-    }
-}
+pub use crate::combine::{combine, combine_scaled, signal_mean};
 
 /// Index of the first maximum (numpy's tie rule; NaN never wins).
 pub fn argmax(row: &[f32]) -> usize {

@@ -8,7 +8,7 @@
 //! With `guard`, the pessimistic end of the score's 95% interval must be
 //! acceptable, not only the score.
 
-use crate::goal::{Goal, Measure};
+use crate::goal::{Bar, Goal, Measure};
 use crate::stats::Interval;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -60,7 +60,22 @@ pub struct Candidate {
     /// Whether the score is acceptable (with `guard`: its interval's
     /// pessimistic end).
     pub within_threshold: bool,
+    /// Set when the evaluation stopped once its answer was certain: the
+    /// samples it saw (`accuracy`, `loss` and `interval` are over those).
+    pub stopped_after: Option<usize>,
     pub seconds: f64,
+}
+
+impl SearchOptions {
+    /// The question each candidate answers, against `reference`.
+    pub fn bar(&self, reference: f64) -> Bar {
+        Bar {
+            goal: self.goal,
+            reference,
+            threshold: self.threshold,
+            guard: self.guard,
+        }
+    }
 }
 
 /// What the search decided.
@@ -193,17 +208,13 @@ impl<E, M: Into<Measure>> Runner<'_, E, M> {
         }
         let started = Instant::now();
         let measure: Measure = (self.evaluate)(&self.eligible[..m])?.into();
-        let goal = self.options.goal;
-        let judged = match (self.options.guard, measure.interval) {
-            (true, Some(interval)) => goal.pessimistic(interval),
-            _ => measure.score,
-        };
         self.candidates.push(Candidate {
             low_bit_layers: m,
             accuracy: measure.score,
-            loss: goal.loss(self.reference, measure.score),
+            loss: self.options.goal.loss(self.reference, measure.score),
             interval: measure.interval,
-            within_threshold: goal.accepts(self.reference, self.options.threshold, judged),
+            within_threshold: self.options.bar(self.reference).accepts(&measure),
+            stopped_after: measure.stopped.map(|s| s.samples),
             seconds: started.elapsed().as_secs_f64(),
         });
         Ok(self.candidates.last().expect("just pushed"))
@@ -229,8 +240,13 @@ impl<E, M: Into<Measure>> Runner<'_, E, M> {
     }
 }
 
+/// Compares the candidates measured on every sample (a stopped one's score
+/// covers only the samples it saw).
 fn non_monotonic(candidates: &[Candidate], goal: Goal) -> Option<String> {
-    let mut sorted: Vec<&Candidate> = candidates.iter().collect();
+    let mut sorted: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.stopped_after.is_none())
+        .collect();
     sorted.sort_by_key(|c| c.low_bit_layers);
     let bad = |c: &Candidate| goal.badness(c.accuracy);
     for (i, small) in sorted.iter().enumerate() {
@@ -377,13 +393,13 @@ mod tests {
         let mut sqnr = |low: &[usize]| -> Result<Measure, ()> {
             let m = low.len();
             let score = 40.0 - 3.0 * m as f64;
-            Ok(Measure {
+            Ok(Measure::full(
                 score,
-                interval: Some(Interval {
+                Some(Interval {
                     low: score - 4.0,
                     high: score + 4.0,
                 }),
-            })
+            ))
         };
         let mut opts = options(Selection::Bisect);
         opts.goal = Goal::AtLeast;

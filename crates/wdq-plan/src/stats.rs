@@ -73,6 +73,12 @@ pub fn paired_loss(reference: &[bool], candidate: &[bool]) -> (f64, Interval) {
             _ => {}
         }
     }
+    paired_loss_counts(lost, gained, n)
+}
+
+/// [`paired_loss`] from its counts: `lost` samples the reference got right
+/// and the candidate wrong, `gained` the other way round, of `n` pairs.
+pub fn paired_loss_counts(lost: usize, gained: usize, n: usize) -> (f64, Interval) {
     let loss = 100.0 * (lost as f64 - gained as f64) / n.max(1) as f64;
     let m = n as f64 + 2.0;
     let (p12, p21) = ((lost as f64 + 0.5) / m, (gained as f64 + 0.5) / m);

@@ -1,24 +1,17 @@
 //! Candidate bit assignments: the model is lowered exactly as it will be
 //! written (QuantizeLinear/DequantizeLinear with the emitted arithmetic), so
 //! a candidate's score is what a runtime measures on the written file.
-//! [`Candidates`] lowers; [`ValidationScore`] is the built-in
-//! [`Evaluator`](super::Evaluator): the metric on validation data, run by
-//! wdq-exec.
+//! [`Candidates`] lowers; [`ValidationScore`] (`score.rs`) is the built-in
+//! [`Evaluator`](super::Evaluator).
 
-use super::metric::{check, default_metric, figures, OutputSet};
-use super::{Evaluator, Metric, QuantizeError, QuantizeOptions};
+use super::{QuantizeError, QuantizeOptions, ValidationScore};
 use crate::calibrate::activation_ranges;
 use crate::data::Dataset;
-use ndarray::ArrayD;
 use std::collections::BTreeMap;
-use wdq_exec::plan::Plan;
 use wdq_ir::{layer_units, Graph, LayerUnit, Model, NodeId};
 use wdq_lower::{
     activation_points, lower, required_opset, ActivationRanges, LayerChoice, Lowered, QuantPlan,
 };
-use wdq_plan::metric::{judge, Judged, PerSample};
-use wdq_plan::stats::paired_loss;
-use wdq_plan::{Goal, Measure};
 
 /// `model` with its default opset raised to what the most demanding plan
 /// (every layer at low bits) needs. Done once, before fine-tuning, so that
@@ -115,189 +108,6 @@ impl<'a> Candidates<'a> {
             &self.ranges,
             &self.options.lower,
         )?)
-    }
-}
-
-/// The built-in evaluator: the metric of the options (or the one chosen
-/// from the data and the output shapes) on validation data, with each
-/// score's resolution and 95% interval.
-pub struct ValidationScore<'a> {
-    val: &'a Dataset,
-    /// The metric (given, or chosen from the data and the outputs).
-    pub metric: Metric,
-    /// The outputs the metric reads.
-    pub outputs: OutputSet,
-    /// What candidates' outputs are compared with: the original model's
-    /// (the truth of the agreement metrics; fidelity metrics' reference
-    /// until [`Evaluator::use_reference`]).
-    truth: Vec<ArrayD<f32>>,
-    /// The reference model's figures per sample (the paired side of the
-    /// loss interval).
-    reference: PerSample,
-    /// The last judged score's resolution.
-    resolution: Option<f64>,
-    batch_size: usize,
-}
-
-impl<'a> ValidationScore<'a> {
-    /// Runs `base` on `val`, chooses the metric when the options give none
-    /// and refuses one that needs labels it lacks or cannot tell candidates
-    /// apart.
-    ///
-    /// # Errors
-    /// [`QuantizeError`] naming the metric and the output; execution errors
-    /// of `base`.
-    pub fn new(
-        base: &Model,
-        val: &'a Dataset,
-        options: &QuantizeOptions,
-    ) -> Result<ValidationScore<'a>, QuantizeError> {
-        let plan = Plan::new(base)?;
-        let outputs = OutputSet::resolve(&plan, &options.metric_outputs)?;
-        let truth = outputs.run(&plan, val, options.eval_batch_size)?;
-        let labelled = val.labels.is_some();
-        let metric = options
-            .metric
-            .unwrap_or_else(|| default_metric(&truth, labelled));
-        check(metric, &outputs, &truth, labelled)?;
-        let reference = figures(metric, &truth, &truth, val.labels.as_deref());
-        Ok(ValidationScore {
-            val,
-            metric,
-            outputs,
-            truth,
-            reference,
-            resolution: None,
-            batch_size: options.eval_batch_size,
-        })
-    }
-
-    /// The judged outputs of `model` on the validation data.
-    ///
-    /// # Errors
-    /// [`QuantizeError`] from execution.
-    pub fn run(&self, model: &Model) -> Result<Vec<ArrayD<f32>>, QuantizeError> {
-        Ok(self
-            .outputs
-            .run(&Plan::new(model)?, self.val, self.batch_size)?)
-    }
-
-    /// Per-sample figures of a model whose judged outputs are `outputs`.
-    pub fn figures(&self, outputs: &[ArrayD<f32>]) -> PerSample {
-        figures(
-            self.metric,
-            &self.truth,
-            outputs,
-            self.val.labels.as_deref(),
-        )
-    }
-
-    /// The figure of `model` with its resolution and 95% interval (for
-    /// accuracy metrics, paired with the reference's per-sample hits).
-    ///
-    /// # Errors
-    /// [`QuantizeError`] from execution.
-    pub fn judge(&self, model: &Model) -> Result<Judged, QuantizeError> {
-        let hits = match &self.reference {
-            PerSample::Hits(h) => Some(h.as_slice()),
-            PerSample::Fidelity { .. } => None,
-        };
-        Ok(judge(self.metric, &self.figures(&self.run(model)?), hits))
-    }
-
-    /// The metric of `model` (percent for the accuracy metrics).
-    ///
-    /// # Errors
-    /// [`QuantizeError`] from execution.
-    pub fn accuracy(&self, model: &Model) -> Result<f64, QuantizeError> {
-        let all: Vec<usize> = (0..self.val.len).collect();
-        Ok(self.figures(&self.run(model)?).figure(self.metric, &all))
-    }
-}
-
-impl Evaluator for ValidationScore<'_> {
-    fn score(&mut self, model: &Model) -> Result<f64, QuantizeError> {
-        self.accuracy(model)
-    }
-
-    fn higher_is_better(&self) -> bool {
-        self.metric.higher_is_better()
-    }
-
-    fn metric(&self) -> String {
-        self.metric.label().to_string()
-    }
-
-    fn measure(&mut self, model: &Model) -> Result<Measure, QuantizeError> {
-        let judged = self.judge(model)?;
-        self.resolution = Some(judged.resolution);
-        Ok(Measure {
-            score: judged.score,
-            interval: Some(judged.interval),
-        })
-    }
-
-    fn goal(&self) -> Goal {
-        match self.metric {
-            m if m.is_accuracy() => Goal::Loss,
-            Metric::RelL2 => Goal::AtMost,
-            _ => Goal::AtLeast,
-        }
-    }
-
-    fn default_threshold(&self) -> Option<f64> {
-        Some(self.metric.default_threshold())
-    }
-
-    fn unit(&self) -> String {
-        match self.metric.unit() {
-            "%" => "% (losses in points)".to_string(),
-            "" => "ratio".to_string(),
-            u => u.to_string(),
-        }
-    }
-
-    fn use_reference(&mut self, model: &Model) -> Result<(), QuantizeError> {
-        let outputs = self.run(model)?;
-        if self.metric.is_accuracy() {
-            self.reference = self.figures(&outputs);
-        } else {
-            self.truth = outputs;
-            self.reference = figures(self.metric, &self.truth, &self.truth, None);
-        }
-        Ok(())
-    }
-
-    fn resolution(&self) -> Option<f64> {
-        self.resolution
-    }
-
-    fn warnings(&self, threshold: f64, guard: bool) -> Vec<String> {
-        if !self.metric.is_accuracy() {
-            return Vec::new();
-        }
-        let n = self.val.len;
-        let resolution = 100.0 / n.max(1) as f64;
-        let mut out = Vec::new();
-        if threshold < resolution {
-            out.push(format!(
-                "the threshold of {threshold} points is below the resolution of {n} validation samples ({resolution:.2} points per sample): only candidates that lose no sample on balance fit"
-            ));
-        }
-        let unchanged = vec![true; n];
-        let (_, interval) = paired_loss(&unchanged, &unchanged);
-        if interval.high > threshold {
-            out.push(format!(
-                "{n} validation samples are too few for a threshold of {threshold} points: even a candidate that changes no prediction has a 95% upper bound of {:.2} points on its loss{}",
-                interval.high,
-                if guard {
-                    ", so --guard accepts no low-bit layer"
-                } else {
-                    " (--guard would accept none)"
-                }
-            ));
-        }
-        out
     }
 }
 

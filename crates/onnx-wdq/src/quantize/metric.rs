@@ -5,11 +5,11 @@
 
 use super::QuantizeError;
 use crate::data::Dataset;
-use crate::evaluate::{run_batches, EvalError};
+use crate::evaluate::{run_batch, run_batches, EvalError};
 use ndarray::ArrayD;
 use wdq_exec::plan::Plan;
 pub use wdq_plan::metric::Metric;
-use wdq_plan::metric::{combine, per_sample, PerSample};
+use wdq_plan::metric::{combine, combine_scaled, per_sample, signal_mean, PerSample};
 
 /// The graph outputs a metric reads: their indices and names.
 #[derive(Clone, Debug)]
@@ -59,15 +59,33 @@ impl OutputSet {
         data: &Dataset,
         batch_size: usize,
     ) -> Result<Vec<ArrayD<f32>>, EvalError> {
-        let mut all = run_batches(plan, data, batch_size)?;
-        Ok(self
-            .indices
+        Ok(self.pick(run_batches(plan, data, batch_size)?, data))
+    }
+
+    /// Runs `plan` on samples `start..end` of `data` and keeps the judged
+    /// outputs (one batch of [`OutputSet::run`]).
+    ///
+    /// # Errors
+    /// [`EvalError`] from execution.
+    pub fn run_batch(
+        &self,
+        plan: &Plan,
+        data: &Dataset,
+        start: usize,
+        end: usize,
+    ) -> Result<Vec<ArrayD<f32>>, EvalError> {
+        Ok(self.pick(run_batch(plan, data, start, end)?, data))
+    }
+
+    /// The judged outputs, each with its samples moved to axis 0.
+    fn pick(&self, mut all: Vec<ArrayD<f32>>, data: &Dataset) -> Vec<ArrayD<f32>> {
+        self.indices
             .iter()
             .map(|&i| {
                 let out = std::mem::replace(&mut all[i], ArrayD::zeros(vec![0]));
                 samples_first(out, data.output_axes.get(i).copied().unwrap_or(0))
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -178,18 +196,58 @@ pub fn figures(
     candidate: &[ArrayD<f32>],
     labels: Option<&[i64]>,
 ) -> PerSample {
-    let parts = reference
+    combine(parts(metric, reference, 0, candidate, labels))
+}
+
+/// [`figures`] of a candidate's outputs on the samples from `start` on
+/// (`candidate` holds only those rows), scaled by `means` ([`signal_means`]
+/// of the reference): each sample's figures are the ones [`figures`] gives
+/// it on the whole set.
+pub fn figures_from(
+    metric: Metric,
+    reference: &[ArrayD<f32>],
+    start: usize,
+    candidate: &[ArrayD<f32>],
+    labels: Option<&[i64]>,
+    means: &[Option<f64>],
+) -> PerSample {
+    combine_scaled(parts(metric, reference, start, candidate, labels), means)
+}
+
+/// Each judged output's mean reference energy over all samples (what
+/// [`figures`] scales the fidelity figures by).
+pub fn signal_means(metric: Metric, reference: &[ArrayD<f32>]) -> Vec<Option<f64>> {
+    parts(metric, reference, 0, reference, None)
+        .iter()
+        .map(signal_mean)
+        .collect()
+}
+
+fn parts(
+    metric: Metric,
+    reference: &[ArrayD<f32>],
+    start: usize,
+    candidate: &[ArrayD<f32>],
+    labels: Option<&[i64]>,
+) -> Vec<PerSample> {
+    reference
         .iter()
         .zip(candidate)
         .map(|(r, c)| {
             let n = r.shape().first().copied().unwrap_or(0).max(1);
             let width = r.len() / n;
-            let r: Vec<f32> = r.iter().copied().collect();
+            let rows = c.len() / width.max(1);
+            let r: Vec<f32> = r
+                .iter()
+                .copied()
+                .skip(start * width)
+                .take(rows * width)
+                .collect();
             let c: Vec<f32> = c.iter().copied().collect();
+            let labels = labels.map(|l| &l[start.min(l.len())..]);
             per_sample(metric, &r, &c, width, labels)
         })
-        .collect();
-    combine(parts)
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,13 +6,15 @@ mod candidates;
 mod evaluator;
 mod metric;
 mod report;
+mod score;
 
 pub use crate::pipeline::Evaluator;
-pub use candidates::{prepare, raise_opset, CandidateEvaluator, Candidates, ValidationScore};
+pub use candidates::{prepare, raise_opset, CandidateEvaluator, Candidates};
 pub use evaluator::{EvaluatorError, FnEvaluator};
 pub use metric::{classes, default_metric, Metric, OutputSet};
 pub(crate) use report::build as build_report;
-pub use report::{CandidateReport, LayerReport, QuantizeReport, Sizes, StageTimes};
+pub use report::{CandidateReport, LayerReport, QuantizeReport, SearchWork, Sizes, StageTimes};
+pub use score::{EvalWork, ValidationScore};
 
 use crate::analyze::Drift;
 use crate::calibrate::CalibrationError;
@@ -70,6 +72,9 @@ pub struct QuantizeOptions {
     pub calibration_samples: usize,
     /// Batch size of validation and calibration runs.
     pub eval_batch_size: usize,
+    /// Let the built-in evaluator stop a candidate's evaluation after the
+    /// batch that makes its answer certain (`--full-eval` turns it off).
+    pub early_stop: bool,
 }
 
 impl Default for QuantizeOptions {
@@ -96,6 +101,7 @@ impl Default for QuantizeOptions {
             calibration: CalibrationMethod::MinMax,
             calibration_samples: 512,
             eval_batch_size: 256,
+            early_stop: true,
         }
     }
 }
@@ -226,6 +232,8 @@ pub struct Searched {
     /// Units the target's profile cannot take at the low bit width, with
     /// the reason: not candidates, kept at the high bit width.
     pub refused: Vec<(NodeId, String)>,
+    /// The candidates' validation work, when the evaluator counts it.
+    pub work: Option<SearchWork>,
 }
 
 /// Searches prefixes of `drift.order` (less the smallest under
@@ -283,13 +291,21 @@ pub fn search_order(
         time_budget: options.time_budget,
     };
     let units = |low: &[usize]| -> Vec<NodeId> { low.iter().map(|&i| drift.order[i]).collect() };
+    let bar = search_options.bar(reference_accuracy);
+    let before = evaluator.work();
     let mut evaluate = |low: &[usize]| -> Result<Measure, QuantizeError> {
         if low.is_empty() {
             return Ok(all_high);
         }
-        evaluator.measure(&candidates.lower(&units(low))?.model)
+        let model = candidates.lower(&units(low))?.model;
+        // A direct selection is written whatever its score: measure it whole.
+        if direct {
+            evaluator.measure(&model)
+        } else {
+            evaluator.decide(&model, &bar)
+        }
     };
-    let outcome = search(
+    let mut outcome = search(
         &order,
         &scores,
         reference_accuracy,
@@ -301,6 +317,23 @@ pub fn search_order(
     } else {
         Vec::new()
     };
+    // The written model's figures come from a full run: a chosen candidate
+    // whose evaluation stopped early is run to the end (resumed).
+    if let Some(c) = outcome
+        .candidates
+        .iter_mut()
+        .find(|c| c.low_bit_layers == chosen.len() && c.stopped_after.is_some())
+    {
+        let full = evaluator.measure(&candidates.lower(&chosen)?.model)?;
+        c.accuracy = full.score;
+        c.loss = goal.loss(reference_accuracy, full.score);
+        c.interval = full.interval;
+        c.stopped_after = None;
+    }
+    let work = match (before, evaluator.work()) {
+        (Some(before), Some(after)) => Some(SearchWork::new(after.since(before), options)),
+        _ => None,
+    };
     let final_candidate = outcome
         .candidates
         .iter()
@@ -311,11 +344,7 @@ pub fn search_order(
         });
     // The search counts "no layer at low bits" as within the threshold
     // without measuring it; the all-high model must meet it too.
-    let judged_high = match (options.guard, all_high.interval) {
-        (true, Some(i)) => goal.pessimistic(i),
-        _ => all_high.score,
-    };
-    let high_within = goal.accepts(reference_accuracy, threshold, judged_high);
+    let high_within = bar.accepts(&all_high);
     let met_threshold = match (direct, final_candidate) {
         (true, _) if options.threshold.is_none() => true,
         (_, Some(c)) => c.within_threshold,
@@ -362,5 +391,6 @@ pub fn search_order(
         final_interval,
         scoring,
         refused,
+        work,
     })
 }

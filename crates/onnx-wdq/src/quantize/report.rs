@@ -1,7 +1,7 @@
 //! The main command's report: written as JSON with `--report`, summarised
 //! for people on stdout.
 
-use super::{QuantizeOptions, Reference, Searched};
+use super::{EvalWork, QuantizeOptions, Reference, Searched};
 use crate::analyze::Drift;
 use crate::inspect::table;
 use serde::Serialize;
@@ -55,7 +55,40 @@ pub struct CandidateReport {
     /// interval of the loss).
     pub interval: Option<Interval>,
     pub within_threshold: bool,
+    /// Set when the evaluation stopped once its answer was certain: the
+    /// samples it ran (`accuracy`, `loss` and `interval` cover those only).
+    pub stopped_after: Option<usize>,
     pub seconds: f64,
+}
+
+/// The validation work of the search's candidate evaluations.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SearchWork {
+    /// Whether an evaluation could stop once its answer was certain
+    /// (`--full-eval`: no).
+    pub early_stop: bool,
+    pub evaluations: usize,
+    /// Samples run, the chosen candidate's completion included.
+    pub samples: usize,
+    /// Samples a full run of every evaluation takes.
+    pub full_samples: usize,
+    /// Seconds spent running validation batches.
+    pub seconds: f64,
+    /// An estimate: the samples not run at the measured seconds per sample.
+    pub seconds_saved: f64,
+}
+
+impl SearchWork {
+    pub(crate) fn new(work: EvalWork, options: &QuantizeOptions) -> SearchWork {
+        SearchWork {
+            early_stop: options.early_stop,
+            evaluations: work.evaluations,
+            samples: work.samples,
+            full_samples: work.full_samples,
+            seconds: work.seconds,
+            seconds_saved: work.seconds_saved(),
+        }
+    }
 }
 
 /// Model sizes, in bytes.
@@ -113,6 +146,8 @@ pub struct QuantizeReport {
     /// inside subgraphs (`host/branch/node`, float).
     pub not_candidates: Vec<(String, String)>,
     pub candidates: Vec<CandidateReport>,
+    /// The candidates' validation work (built-in evaluator).
+    pub search_work: Option<SearchWork>,
     pub non_monotonic: Option<String>,
     pub stopped_by_time_budget: bool,
     pub loss_per_cycle: Vec<f64>,
@@ -167,6 +202,7 @@ pub(crate) fn build(
             loss: c.loss,
             interval: c.interval,
             within_threshold: c.within_threshold,
+            stopped_after: c.stopped_after,
             seconds: c.seconds,
         })
         .collect();
@@ -212,6 +248,7 @@ pub(crate) fn build(
             .chain(branch_not_candidates(base))
             .collect(),
         candidates,
+        search_work: searched.work,
         non_monotonic: outcome.non_monotonic.clone(),
         stopped_by_time_budget: outcome.stopped_by_time_budget,
         loss_per_cycle: drift.train.loss_per_cycle.clone(),
@@ -295,7 +332,7 @@ impl QuantizeReport {
             self.sizes.file_before,
             self.sizes.file_after
         );
-        let rows: Vec<[String; 7]> = self
+        let rows: Vec<[String; 8]> = self
             .candidates
             .iter()
             .map(|c| {
@@ -305,18 +342,34 @@ impl QuantizeReport {
                     interval(&c.interval).trim().to_string(),
                     c.loss.map_or("-".to_string(), f),
                     if c.within_threshold { "yes" } else { "no" }.to_string(),
+                    c.stopped_after.map_or("all".to_string(), |k| k.to_string()),
                     format!("{:.2}", c.seconds),
                     c.layers.join(" "),
                 ]
             })
             .collect();
-        s += "candidates evaluated:\n";
+        s += "candidates evaluated (a candidate stopped early shows its score over the samples it ran):\n";
         s += &table(
             &[
-                "low-bit", "score", "interval", "loss", "within", "seconds", "layers",
+                "low-bit", "score", "interval", "loss", "within", "samples", "seconds", "layers",
             ],
             &rows,
         );
+        if let Some(w) = &self.search_work {
+            s += &format!(
+                "search: {} evaluations ran {} of {} validation samples ({:.0}%), {:.2} s; {}\n",
+                w.evaluations,
+                w.samples,
+                w.full_samples,
+                100.0 * w.samples as f64 / w.full_samples.max(1) as f64,
+                w.seconds,
+                if w.early_stop {
+                    format!("stopping once decided saved about {:.2} s", w.seconds_saved)
+                } else {
+                    "every evaluation ran in full (--full-eval)".to_string()
+                }
+            );
+        }
         if let Some(note) = &self.non_monotonic {
             s += &format!("note: {note}\n");
         }

@@ -204,6 +204,7 @@ fn options() -> QuantizeOptions {
         calibration: wdq_quant::calibrate::CalibrationMethod::MinMax,
         calibration_samples: 256,
         eval_batch_size: 256,
+        early_stop: true,
     }
 }
 

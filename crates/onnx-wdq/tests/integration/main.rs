@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod compare;
+mod early_stop;
 mod hostile;
 mod inputs;
 mod label_free;

@@ -62,10 +62,15 @@ fn a_callers_evaluator_drives_the_same_search() {
     );
     for (x, y) in a.candidates.iter().zip(&b.candidates) {
         assert_eq!(x.layers, y.layers);
+        assert_eq!(x.within_threshold, y.within_threshold);
+        // The built-in evaluator may stop once the answer is certain: its
+        // figures then cover the samples it ran.
+        if x.stopped_after.is_some() {
+            continue;
+        }
         let (lx, ly) = (x.loss.unwrap(), y.loss.unwrap());
         assert!((lx - ly).abs() < 1e-9, "{lx} vs {ly}");
         assert!((x.accuracy + y.accuracy - 100.0).abs() < 1e-9);
-        assert_eq!(x.within_threshold, y.within_threshold);
     }
     let bits = |r: &onnx_wdq::quantize::QuantizeReport| -> Vec<Option<u8>> {
         r.layers.iter().map(|l| l.bits).collect()
