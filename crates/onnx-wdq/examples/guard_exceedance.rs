@@ -14,7 +14,7 @@
 //!            MODEL TRAIN.npz POOL.npz [SELECTION_SIZE] [THRESHOLD] [LOW_BITS]
 
 use onnx_wdq::analyze::drift;
-use onnx_wdq::data::Dataset;
+use onnx_wdq::data::{DataFile, Dataset};
 use onnx_wdq::quantize::{prepare, CandidateEvaluator, QuantizeOptions};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;

@@ -75,7 +75,7 @@ pub fn drift(
     statistic: Statistic,
     observer: &mut dyn TrainObserver,
 ) -> Result<Drift, TrainError> {
-    let train = fine_tune(model, data.train_data(), options, observer)?;
+    let train = fine_tune(model, data, options, observer)?;
     let units: Vec<NodeId> = layer_units(&model.graph)
         .iter()
         .map(LayerUnit::node)

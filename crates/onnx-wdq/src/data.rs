@@ -1,16 +1,16 @@
 //! Datasets: `.npz` (or `.npy`) files whose arrays are keyed by graph input
 //! name, plus an optional `labels` array of class indices.
 //!
-//! Invariant of [`Dataset`]: every batched input holds `len` samples along
-//! its batch axis, and so do the labels; a fixed input (no batch axis) is
-//! one value fed whole with every batch (see [`crate::layout`]).
+//! [`Dataset`] is wdq-train's (one type from loading to fine-tuning, with
+//! its invariant there); this module reads it ([`DataFile`]) and says what
+//! is wrong with a file ([`DataError`]). Batch axes: [`crate::layout`].
 
 use crate::layout::{self, BatchAxisOption, LayoutError};
 use crate::npy::NpyError;
 pub use crate::npz::save_npz;
 use std::path::{Path, PathBuf};
 use wdq_exec::TensorValue;
-use wdq_train::gather_along;
+pub use wdq_train::{Dataset, SplitError};
 
 /// Key of the optional label array.
 pub const LABELS_KEY: &str = "labels";
@@ -99,40 +99,10 @@ pub enum DataError {
     },
 }
 
-/// A train/validation split that would leave a part empty.
-#[derive(Debug, thiserror::Error)]
-#[error("a validation fraction of {fraction} of {samples} samples leaves the training or the validation part empty")]
-pub struct SplitError {
-    pub fraction: f64,
-    pub samples: usize,
-}
-
-/// Inputs for a model, and labels when the data is labelled.
-#[derive(Clone, Debug)]
-pub struct Dataset {
-    /// (graph input name, array).
-    pub inputs: Vec<(String, TensorValue)>,
-    /// Where each input's samples lie, parallel to `inputs` (`None`: a
-    /// fixed input, fed whole with every batch).
-    pub batch_axes: Vec<Option<usize>>,
-    /// The batch axis of each graph output, in graph order (where the
-    /// outputs of several batches are joined).
-    pub output_axes: Vec<usize>,
-    pub labels: Option<Vec<i64>>,
-    pub len: usize,
-}
-
-impl Dataset {
-    /// The borrowed view fine-tuning reads.
-    pub fn train_data(&self) -> wdq_train::TrainData<'_> {
-        wdq_train::TrainData {
-            inputs: &self.inputs,
-            batch_axes: &self.batch_axes,
-            labels: self.labels.as_deref(),
-            len: self.len,
-        }
-    }
-
+/// How a [`Dataset`] is read from a file for a model: the loaders and the
+/// batch the model declares (the type itself is wdq-train's, shared with
+/// fine-tuning; the checks against the model are [`crate::data_checks`]).
+pub trait DataFile: Sized {
     /// Loads `path` with every input's samples on axis 0, for a model whose
     /// graph inputs (without defaults) are `input_names`. An `.npz` needs
     /// one array per input name, except that a single-input model accepts a
@@ -141,153 +111,67 @@ impl Dataset {
     ///
     /// # Errors
     /// [`DataError`] naming the file and the array at fault.
-    pub fn load(path: &Path, input_names: &[String]) -> Result<Dataset, DataError> {
-        let decided = vec![Some(Some(0)); input_names.len()];
-        Self::assemble(path, input_names, &decided, None)
-    }
+    fn load(path: &Path, input_names: &[String]) -> Result<Self, DataError>;
 
-    /// Loads `path` for `model` (as [`Dataset::load`]), each input's batch
+    /// Loads `path` for `model` (as [`DataFile::load`]), each input's batch
     /// axis decided by `options` (`--batch-axis`), the model's declared
     /// shapes and the arrays (see [`crate::layout`]).
     ///
     /// # Errors
     /// [`DataError`] naming the file, the array, the axis and what was
     /// expected; [`DataError::Layout`] for an option that does not fit.
-    pub fn load_for(
+    fn load_for(
+        path: &Path,
+        model: &wdq_ir::Model,
+        options: &[BatchAxisOption],
+    ) -> Result<Self, DataError>;
+
+    /// The batch size every batched input of `model` declares (a known
+    /// dimension on its batch axis, the same for all), with the first such
+    /// input: a model exported with a fixed batch runs that many samples at
+    /// a time.
+    fn declared_batch(&self, model: &wdq_ir::Model) -> Option<(String, usize)>;
+
+    /// Checks every input array against its graph input's declared shape
+    /// in `model`: the rank and each known dimension but the batch axis;
+    /// `path` names the file in the error.
+    ///
+    /// # Errors
+    /// [`DataError::InputShape`] naming the input and the first axis that
+    /// differs.
+    fn check_shapes(&self, path: &Path, model: &wdq_ir::Model) -> Result<(), DataError>;
+
+    /// Checks that every float input is finite; `path` names the file.
+    ///
+    /// # Errors
+    /// [`DataError::NonFinite`] naming the array and the first bad sample.
+    fn check_finite(&self, path: &Path) -> Result<(), DataError>;
+
+    /// Checks that every label is a class index of a `classes`-way
+    /// classifier; `path` names the file in the error.
+    ///
+    /// # Errors
+    /// [`DataError::LabelRange`] for the first label out of range.
+    fn check_labels(&self, path: &Path, classes: usize) -> Result<(), DataError>;
+}
+
+impl DataFile for Dataset {
+    fn load(path: &Path, input_names: &[String]) -> Result<Dataset, DataError> {
+        let decided = vec![Some(Some(0)); input_names.len()];
+        assemble(path, input_names, &decided, None)
+    }
+
+    fn load_for(
         path: &Path,
         model: &wdq_ir::Model,
         options: &[BatchAxisOption],
     ) -> Result<Dataset, DataError> {
         let names = crate::required_inputs(model);
         let decided = layout::decide(model, &names, options)?;
-        Self::assemble(path, &names, &decided, Some(model))
+        assemble(path, &names, &decided, Some(model))
     }
 
-    fn assemble(
-        path: &Path,
-        input_names: &[String],
-        decided: &[layout::Decided],
-        model: Option<&wdq_ir::Model>,
-    ) -> Result<Dataset, DataError> {
-        let arrays = crate::npz::read_arrays(path)?;
-        let mut labels = None;
-        let mut others = Vec::new();
-        for (key, value) in arrays {
-            if key == LABELS_KEY {
-                labels = Some(labels_from(path, value)?);
-            } else {
-                others.push((key, value));
-            }
-        }
-        let mut inputs = Vec::new();
-        for name in input_names {
-            let pos = others.iter().position(|(k, _)| k == name);
-            let pos = match pos {
-                Some(p) => p,
-                None if input_names.len() == 1 && others.len() == 1 => 0,
-                None => {
-                    return Err(DataError::MissingInput {
-                        path: path.to_path_buf(),
-                        input: name.clone(),
-                        available: others
-                            .iter()
-                            .map(|(k, _)| k.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-                }
-            };
-            let (_, value) = others.swap_remove(pos);
-            inputs.push((name.clone(), value));
-        }
-        let samples_along = |i: usize, axis: usize| -> Result<usize, DataError> {
-            let (key, value) = &inputs[i];
-            value
-                .shape()
-                .get(axis)
-                .copied()
-                .ok_or_else(|| DataError::NoBatchAxis {
-                    path: path.to_path_buf(),
-                    key: key.clone(),
-                    axis,
-                    got: value.shape().to_vec(),
-                })
-        };
-        let first_decided = decided
-            .iter()
-            .enumerate()
-            .find_map(|(i, d)| d.flatten().map(|a| (i, a)));
-        let known = first_decided
-            .map(|(i, a)| samples_along(i, a))
-            .transpose()?;
-        let batch_axes: Vec<Option<usize>> = decided
-            .iter()
-            .zip(&inputs)
-            .map(|(d, (name, value))| match d {
-                Some(axis) => *axis,
-                None => {
-                    let declared = model.and_then(|m| layout::declared_shape(m, name));
-                    (!layout::looks_fixed(declared, value.shape(), known)).then_some(0)
-                }
-            })
-            .collect();
-        let batched = batch_axes
-            .iter()
-            .enumerate()
-            .find_map(|(i, a)| a.map(|a| (i, a)));
-        let (first, len) = match batched {
-            Some((i, axis)) => (inputs[i].0.clone(), samples_along(i, axis)?),
-            None if inputs.is_empty() => {
-                (LABELS_KEY.to_string(), labels.as_ref().map_or(0, Vec::len))
-            }
-            None => (inputs[0].0.clone(), labels.as_ref().map_or(1, Vec::len)),
-        };
-        for (i, axis) in batch_axes.iter().enumerate() {
-            if let Some(axis) = *axis {
-                let got = samples_along(i, axis)?;
-                check_count(
-                    path,
-                    &inputs[i].0,
-                    &format!("axis {axis}"),
-                    got,
-                    &first,
-                    len,
-                )?;
-            }
-        }
-        if len == 0 && !(inputs.is_empty() && labels.is_none()) {
-            return Err(DataError::Empty {
-                path: path.to_path_buf(),
-            });
-        }
-        if let Some(l) = &labels {
-            check_count(path, LABELS_KEY, "axis 0", l.len(), &first, len)?;
-        }
-        let batch = model.and_then(|m| layout::batch_name(m, input_names));
-        Ok(Dataset {
-            inputs,
-            batch_axes,
-            output_axes: model.map_or_else(Vec::new, |m| layout::output_axes(m, batch.as_deref())),
-            labels,
-            len,
-        })
-    }
-
-    /// Names of the fixed inputs with their values.
-    pub fn fixed_inputs(&self) -> Vec<(String, TensorValue)> {
-        self.inputs
-            .iter()
-            .zip(&self.batch_axes)
-            .filter(|(_, a)| a.is_none())
-            .map(|((n, v), _)| (n.clone(), v.clone()))
-            .collect()
-    }
-
-    /// The batch size every batched input of `model` declares (a known
-    /// dimension on its batch axis, the same for all), with the first such
-    /// input: a model exported with a fixed batch runs that many samples at
-    /// a time.
-    pub fn declared_batch(&self, model: &wdq_ir::Model) -> Option<(String, usize)> {
+    fn declared_batch(&self, model: &wdq_ir::Model) -> Option<(String, usize)> {
         let mut found: Option<(String, usize)> = None;
         for ((name, _), axis) in self.inputs.iter().zip(&self.batch_axes) {
             let Some(axis) = axis else { continue };
@@ -301,53 +185,125 @@ impl Dataset {
         found
     }
 
-    /// Samples `start..end` of every input, as owned arrays.
-    pub fn batch(&self, start: usize, end: usize) -> Vec<(&str, TensorValue)> {
-        let indices: Vec<usize> = (start..end).collect();
-        self.train_data().batch(&indices)
+    fn check_shapes(&self, path: &Path, model: &wdq_ir::Model) -> Result<(), DataError> {
+        crate::data_checks::shapes(self, path, model)
     }
 
-    /// Splits into (train, validation) with a seeded random `val_fraction`
-    /// of the samples held out (each part keeps the original sample order).
-    ///
-    /// # Errors
-    /// [`SplitError`] when the fraction leaves either part empty.
-    pub fn split(&self, val_fraction: f64, seed: u64) -> Result<(Dataset, Dataset), SplitError> {
-        use rand::seq::SliceRandom;
-        use rand::SeedableRng;
-        let held = (self.len as f64 * val_fraction).round() as usize;
-        if !(0.0..1.0).contains(&val_fraction) || held == 0 || held >= self.len {
-            return Err(SplitError {
-                fraction: val_fraction,
-                samples: self.len,
-            });
-        }
-        let mut order: Vec<usize> = (0..self.len).collect();
-        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-        let (mut val, mut train) = (order[..held].to_vec(), order[held..].to_vec());
-        val.sort_unstable();
-        train.sort_unstable();
-        Ok((self.select(&train), self.select(&val)))
+    fn check_finite(&self, path: &Path) -> Result<(), DataError> {
+        crate::data_checks::finite(self, path)
     }
 
-    /// The samples `indices`, in that order.
-    pub fn select(&self, indices: &[usize]) -> Dataset {
-        Dataset {
-            inputs: self
-                .inputs
-                .iter()
-                .zip(&self.batch_axes)
-                .map(|((n, v), axis)| (n.clone(), gather_along(v, *axis, indices)))
-                .collect(),
-            batch_axes: self.batch_axes.clone(),
-            output_axes: self.output_axes.clone(),
-            labels: self
-                .labels
-                .as_ref()
-                .map(|l| indices.iter().map(|&i| l[i]).collect()),
-            len: indices.len(),
+    fn check_labels(&self, path: &Path, classes: usize) -> Result<(), DataError> {
+        crate::data_checks::labels(self, path, classes)
+    }
+}
+
+fn assemble(
+    path: &Path,
+    input_names: &[String],
+    decided: &[layout::Decided],
+    model: Option<&wdq_ir::Model>,
+) -> Result<Dataset, DataError> {
+    let arrays = crate::npz::read_arrays(path)?;
+    let mut labels = None;
+    let mut others = Vec::new();
+    for (key, value) in arrays {
+        if key == LABELS_KEY {
+            labels = Some(labels_from(path, value)?);
+        } else {
+            others.push((key, value));
         }
     }
+    let mut inputs = Vec::new();
+    for name in input_names {
+        let pos = others.iter().position(|(k, _)| k == name);
+        let pos = match pos {
+            Some(p) => p,
+            None if input_names.len() == 1 && others.len() == 1 => 0,
+            None => {
+                return Err(DataError::MissingInput {
+                    path: path.to_path_buf(),
+                    input: name.clone(),
+                    available: others
+                        .iter()
+                        .map(|(k, _)| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+            }
+        };
+        let (_, value) = others.swap_remove(pos);
+        inputs.push((name.clone(), value));
+    }
+    let samples_along = |i: usize, axis: usize| -> Result<usize, DataError> {
+        let (key, value) = &inputs[i];
+        value
+            .shape()
+            .get(axis)
+            .copied()
+            .ok_or_else(|| DataError::NoBatchAxis {
+                path: path.to_path_buf(),
+                key: key.clone(),
+                axis,
+                got: value.shape().to_vec(),
+            })
+    };
+    let first_decided = decided
+        .iter()
+        .enumerate()
+        .find_map(|(i, d)| d.flatten().map(|a| (i, a)));
+    let known = first_decided
+        .map(|(i, a)| samples_along(i, a))
+        .transpose()?;
+    let batch_axes: Vec<Option<usize>> = decided
+        .iter()
+        .zip(&inputs)
+        .map(|(d, (name, value))| match d {
+            Some(axis) => *axis,
+            None => {
+                let declared = model.and_then(|m| layout::declared_shape(m, name));
+                (!layout::looks_fixed(declared, value.shape(), known)).then_some(0)
+            }
+        })
+        .collect();
+    let batched = batch_axes
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| a.map(|a| (i, a)));
+    let (first, len) = match batched {
+        Some((i, axis)) => (inputs[i].0.clone(), samples_along(i, axis)?),
+        None if inputs.is_empty() => (LABELS_KEY.to_string(), labels.as_ref().map_or(0, Vec::len)),
+        None => (inputs[0].0.clone(), labels.as_ref().map_or(1, Vec::len)),
+    };
+    for (i, axis) in batch_axes.iter().enumerate() {
+        if let Some(axis) = *axis {
+            let got = samples_along(i, axis)?;
+            check_count(
+                path,
+                &inputs[i].0,
+                &format!("axis {axis}"),
+                got,
+                &first,
+                len,
+            )?;
+        }
+    }
+    if len == 0 && !(inputs.is_empty() && labels.is_none()) {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some(l) = &labels {
+        check_count(path, LABELS_KEY, "axis 0", l.len(), &first, len)?;
+    }
+    let batch = model.and_then(|m| layout::batch_name(m, input_names));
+    Ok(Dataset {
+        inputs,
+        batch_axes,
+        output_axes: model.map_or_else(Vec::new, |m| layout::output_axes(m, batch.as_deref())),
+        labels,
+        len,
+    })
 }
 
 fn check_count(

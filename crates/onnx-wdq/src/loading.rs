@@ -5,7 +5,7 @@
 use crate::cli::DataArgs;
 use crate::printable;
 use anyhow::{Context, Result};
-use onnx_wdq::data::Dataset;
+use onnx_wdq::data::{DataFile, Dataset};
 use onnx_wdq::layout::BatchAxisOption;
 use wdq_exec::TensorValue;
 

@@ -17,7 +17,7 @@ use cli::{
     InspectArgs, QuantizeArgs,
 };
 use loading::{batch_for, load_data, load_dataset, specialise};
-use onnx_wdq::data::{save_npz, Dataset};
+use onnx_wdq::data::{save_npz, DataFile, Dataset};
 use onnx_wdq::eval_command::CommandEvaluator;
 use onnx_wdq::evaluate::{evaluate, Evaluation};
 use onnx_wdq::files;

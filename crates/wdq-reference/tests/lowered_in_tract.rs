@@ -2,7 +2,7 @@
 //! runtimes without INT4) runs in tract, the independent runtime, with the
 //! same predictions as wdq-exec computed for the report.
 
-use onnx_wdq::data::Dataset;
+use onnx_wdq::data::{DataFile, Dataset};
 use onnx_wdq::quantize::{quantize, QuantizeOptions};
 use std::path::Path;
 use wdq_lower::Int4Storage;

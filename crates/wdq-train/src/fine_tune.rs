@@ -2,10 +2,10 @@
 //! graph from `wdq-autodiff`, and summarise each weighted layer's drift
 //! after every cycle (see [`crate::drift`]).
 
-use crate::batches::{gather_along, gather_samples, BatchOrder};
+use crate::batches::{gather_samples, BatchOrder};
 use crate::drift::CycleDrift;
 use crate::label_free::{self, Teacher};
-use crate::{LayerDrift, TrainError, TrainOptions, TrainReport};
+use crate::{Dataset, LayerDrift, TrainError, TrainOptions, TrainReport};
 use ndarray::{arr0, ArrayD};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -13,37 +13,6 @@ use wdq_autodiff::{training_step, Loss, StepOptions, TrainingStep};
 use wdq_exec::plan::Plan;
 use wdq_exec::TensorValue;
 use wdq_ir::{Model, NodeId, ValueDef};
-
-/// Training data: inputs keyed by graph input name, and labels when the
-/// data is labelled (otherwise the original model is the teacher: see
-/// [`crate::LabelFree`]).
-#[derive(Clone, Copy, Debug)]
-pub struct TrainData<'a> {
-    pub inputs: &'a [(String, TensorValue)],
-    /// Where each input's samples lie, parallel to `inputs`: `Some(axis)`,
-    /// or `None` for a fixed input fed whole with every batch. An input
-    /// past the end of the slice has its samples on axis 0.
-    pub batch_axes: &'a [Option<usize>],
-    pub labels: Option<&'a [i64]>,
-    pub len: usize,
-}
-
-impl<'a> TrainData<'a> {
-    /// The batch of samples `indices`: every input cut along its own batch
-    /// axis, fixed inputs whole.
-    pub fn batch(&self, indices: &[usize]) -> Vec<(&'a str, TensorValue)> {
-        self.inputs
-            .iter()
-            .enumerate()
-            .map(|(i, (name, value))| (name.as_str(), gather_along(value, self.axis(i), indices)))
-            .collect()
-    }
-
-    /// The batch axis of input `i`.
-    pub fn axis(&self, i: usize) -> Option<usize> {
-        self.batch_axes.get(i).copied().unwrap_or(Some(0))
-    }
-}
 
 /// Progress of one optimizer step, for progress displays.
 #[derive(Clone, Copy, Debug)]
@@ -79,7 +48,7 @@ impl TrainObserver for Quiet {}
 /// ([`TrainError::Diverged`]: no statistics are returned from such a run).
 pub fn fine_tune(
     model: &Model,
-    data: TrainData<'_>,
+    data: &Dataset,
     options: &TrainOptions,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainReport, TrainError> {
@@ -87,7 +56,7 @@ pub fn fine_tune(
     if data.len == 0 {
         return Err(TrainError::NoData);
     }
-    let teacher = match data.labels {
+    let teacher = match &data.labels {
         Some(labels) => Teacher {
             loss: Loss::CrossEntropy,
             targets: TensorValue::I64(ndarray::Array1::from(labels.to_vec()).into_dyn()),
@@ -151,7 +120,7 @@ pub fn fine_tune(
             let batch = order.next_batch();
             let mut feeds: Vec<(&str, TensorValue)> = Vec::new();
             for ((name, batch_value), &std) in
-                data.batch(&batch).into_iter().zip(&teacher.input_noise)
+                data.gather(&batch).into_iter().zip(&teacher.input_noise)
             {
                 feeds.push((name, label_free::add_noise(batch_value, std, &mut noise)));
             }

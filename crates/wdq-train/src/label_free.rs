@@ -22,7 +22,7 @@
 //!   `[N, C]`, MSE otherwise), kept for comparison: its gradients start at
 //!   zero.
 
-use crate::{TrainData, TrainError};
+use crate::{Dataset, TrainError};
 use ndarray::{ArrayD, Axis};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -85,7 +85,7 @@ pub(crate) struct Teacher {
 /// of `choice`.
 pub(crate) fn teacher(
     forward: &Plan,
-    data: TrainData<'_>,
+    data: &Dataset,
     batch_size: usize,
     choice: LabelFree,
     seed: u64,
@@ -197,7 +197,7 @@ fn standard_normal(rng: &mut impl Rng) -> f32 {
 /// The teacher's first output on every sample, concatenated.
 fn teacher_outputs(
     forward: &Plan,
-    data: TrainData<'_>,
+    data: &Dataset,
     batch_size: usize,
 ) -> Result<ArrayD<f32>, TrainError> {
     let mut parts: Vec<ArrayD<f32>> = Vec::new();
@@ -205,7 +205,7 @@ fn teacher_outputs(
     while start < data.len {
         let end = (start + batch_size.max(1)).min(data.len);
         let indices: Vec<usize> = (start..end).collect();
-        let feeds = data.batch(&indices);
+        let feeds = data.gather(&indices);
         match forward.run(&feeds)?.into_iter().next() {
             Some(TensorValue::F32(a)) => parts.push(a),
             _ => return Err(TrainError::Teacher),

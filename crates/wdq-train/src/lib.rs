@@ -4,13 +4,15 @@
 //! layer and cycle, a summary of D[k] = W[k] - W0 ([`drift`]).
 
 mod batches;
+mod dataset;
 pub mod drift;
 mod fine_tune;
 mod label_free;
 
 pub use batches::{gather_along, gather_samples, BatchOrder};
+pub use dataset::{Dataset, SplitError};
 pub use drift::{over_cycles, CycleDrift, Statistic};
-pub use fine_tune::{fine_tune, Quiet, StepProgress, TrainData, TrainObserver};
+pub use fine_tune::{fine_tune, Quiet, StepProgress, TrainObserver};
 pub use label_free::{LabelFree, DEFAULT_INPUT_NOISE};
 
 /// Fine-tuning options. Defaults are the CLI's.

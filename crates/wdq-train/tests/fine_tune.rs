@@ -7,7 +7,7 @@ use ndarray_npy::NpzReader;
 use std::fs::File;
 use std::path::Path;
 use wdq_exec::TensorValue;
-use wdq_train::{fine_tune, Quiet, TrainData, TrainError, TrainOptions, TrainReport};
+use wdq_train::{fine_tune, Dataset, Quiet, TrainError, TrainOptions, TrainReport};
 
 fn digits() -> (wdq_ir::Model, Vec<(String, TensorValue)>, Vec<i64>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/digits");
@@ -29,17 +29,12 @@ fn digits() -> (wdq_ir::Model, Vec<(String, TensorValue)>, Vec<i64>) {
 
 fn run(threads: usize, options: &TrainOptions) -> Result<TrainReport, TrainError> {
     let (model, inputs, labels) = digits();
-    let data = TrainData {
-        batch_axes: &[],
-        inputs: &inputs,
-        labels: Some(&labels),
-        len: labels.len(),
-    };
+    let data = Dataset::samples_first(inputs, Some(labels));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
-    pool.install(|| fine_tune(&model, data, options, &mut Quiet))
+    pool.install(|| fine_tune(&model, &data, options, &mut Quiet))
 }
 
 #[test]
@@ -111,12 +106,8 @@ fn a_model_that_overflows_before_any_update_is_not_called_divergence() {
     let shape = t.shape().to_vec();
     let n = t.len();
     *t = std::sync::Arc::new(wdq_ir::Tensor::from_f32(shape, vec![3e38; n]));
-    let data = TrainData {
-        inputs: &inputs,
-        labels: Some(&labels),
-        len: labels.len(),
-    };
-    match fine_tune(&model, data, &TrainOptions::default(), &mut Quiet) {
+    let data = Dataset::samples_first(inputs, Some(labels));
+    match fine_tune(&model, &data, &TrainOptions::default(), &mut Quiet) {
         Err(TrainError::OverflowAtStart {
             largest,
             largest_in,

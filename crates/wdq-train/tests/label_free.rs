@@ -11,7 +11,7 @@ use std::fs::File;
 use std::path::Path;
 use wdq_exec::TensorValue;
 use wdq_plan::stats::spearman;
-use wdq_train::{fine_tune, over_cycles, LabelFree, Quiet, Statistic, TrainData, TrainOptions};
+use wdq_train::{fine_tune, over_cycles, Dataset, LabelFree, Quiet, Statistic, TrainOptions};
 
 struct Case {
     model: wdq_ir::Model,
@@ -43,13 +43,8 @@ fn drift(c: &Case, labelled: bool, label_free: LabelFree) -> (Vec<f64>, f64) {
         label_free,
         ..TrainOptions::default()
     };
-    let data = TrainData {
-        batch_axes: &[],
-        inputs: &c.inputs,
-        labels: labelled.then_some(c.labels.as_slice()),
-        len: c.labels.len(),
-    };
-    let report = fine_tune(&c.model, data, &options, &mut Quiet).unwrap();
+    let data = Dataset::samples_first(c.inputs.clone(), labelled.then(|| c.labels.clone()));
+    let report = fine_tune(&c.model, &data, &options, &mut Quiet).unwrap();
     let s = report
         .layers
         .iter()

@@ -68,7 +68,7 @@ pub(super) fn score_all(
     if wanted(|c| c.needs_training()) {
         let r = fine_tune(
             &evaluator.candidates.base,
-            train.train_data(),
+            train,
             &q.train,
             &mut Training(observer),
         )?;

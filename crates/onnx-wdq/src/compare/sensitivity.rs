@@ -242,7 +242,7 @@ pub fn gradient_scores(
     let batches = batches.max(1);
     for _ in 0..batches {
         let batch = order.next_batch();
-        let mut feeds: Vec<(&str, TensorValue)> = data.train_data().batch(&batch);
+        let mut feeds: Vec<(&str, TensorValue)> = data.gather(&batch);
         let labels: Vec<i64> = match &data.labels {
             Some(labels) => batch.iter().map(|&i| labels[i]).collect(),
             None => match forward.run(&feeds)?.into_iter().next() {

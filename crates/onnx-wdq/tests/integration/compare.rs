@@ -3,7 +3,7 @@
 
 use super::common::{fixture, run};
 use onnx_wdq::compare::{compare, CompareOptions, Criterion};
-use onnx_wdq::data::Dataset;
+use onnx_wdq::data::{DataFile, Dataset};
 use onnx_wdq::quantize::{raise_opset, CandidateEvaluator, Metric, QuantizeOptions, Reference};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};

@@ -5,7 +5,7 @@
 //! and the memory budget first).
 
 use crate::common::root;
-use onnx_wdq::data::Dataset;
+use onnx_wdq::data::{DataFile, Dataset};
 
 struct Rng(u64);
 

@@ -2,7 +2,7 @@
 //! evaluator and gets the report the CLI writes.
 
 use super::common::fixture;
-use onnx_wdq::data::Dataset;
+use onnx_wdq::data::{DataFile, Dataset};
 use onnx_wdq::pipeline::{self, Evaluator};
 use onnx_wdq::quantize::{QuantizeError, QuantizeOptions, ValidationScore};
 use std::path::Path;
