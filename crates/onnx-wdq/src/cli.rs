@@ -87,7 +87,7 @@ pub struct ConvertArgs {
     /// Where to write the result (written atomically).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Upgrade the default-domain opset to this version.
+    /// Convert the default-domain opset to this version (up to 21; down to 13).
     #[arg(long)]
     pub opset: Option<i64>,
 }
