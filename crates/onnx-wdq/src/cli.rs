@@ -32,7 +32,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run a model on data: top-1 accuracy with labels, output statistics without.
     Eval(EvalArgs),
-    /// Re-write a model, optionally upgrading its default-domain opset.
+    /// Re-write a model, optionally converting its default-domain opset.
     Convert(ConvertArgs),
     /// Fine-tune for K cycles and rank the weighted layers by weight drift.
     Analyze(AnalyzeArgs),
