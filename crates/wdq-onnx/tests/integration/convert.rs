@@ -275,3 +275,22 @@ fn downgrades_undo_changes_and_decompose_new_ops() {
     assert!(err.to_string().contains("extra outputs are read"), "{err}");
     assert_eq!(dump_model(&m), before);
 }
+
+#[test]
+fn a_downgrade_drops_added_attributes_only_at_their_older_value() {
+    let cast = |saturate: i64| {
+        let mut n = node("Cast", "cast", &["x"], &["y"]);
+        n.attribute
+            .extend([int_attr("to", 10), int_attr("saturate", saturate)]);
+        one_node_model(n, 19)
+    };
+    let text = converted_dump(cast(1), 13);
+    assert!(!text.contains("saturate"), "{text}");
+    let mut m = cast(0);
+    let err = convert_opset(&mut m, 13).unwrap_err();
+    assert!(
+        matches!(&err, OnnxError::OpsetConversion { node, why, .. }
+            if node == "cast" && why.contains("`saturate`") && why.contains("opset 19")),
+        "{err}"
+    );
+}
