@@ -89,6 +89,7 @@ pub fn drift(
     let mut order = units;
     order.sort_by(|a, b| scores.0[a].total_cmp(&scores.0[b]));
     let mut warnings = Vec::new();
+    warnings.extend(zero_statistic_warning(&model.graph, &order, &scores));
     if data.labels.is_none() && options.label_free == LabelFree::Distill {
         warnings.push(
             "no labels and --label-free distill: the model was fine-tuned towards its own outputs, where \
@@ -104,6 +105,33 @@ pub fn drift(
         order,
         warnings,
     })
+}
+
+/// Why some units have a statistic of exactly 0, if any do: their weights
+/// did not change at all in f32, every SGD update rounded away.
+fn zero_statistic_warning(
+    graph: &Graph,
+    order: &[NodeId],
+    scores: &LayerMap<f64>,
+) -> Option<String> {
+    let zero: Vec<NodeId> = order
+        .iter()
+        .copied()
+        .filter(|n| scores.0[n] == 0.0)
+        .collect();
+    let first = zero.first()?;
+    Some(format!(
+        "{} of {} layers have a zero statistic (first: `{}`): their weights did not change in f32 \
+         during fine-tuning, every update was smaller than half a unit in the last place of the \
+         weight and rounded away. Their gradients are tiny next to their weights, typically \
+         because activations vanish through depth (outputs of ~1e-10: an untrained or badly \
+         initialised model, or data unlike what it was trained on); their order among \
+         themselves is graph order and says nothing. Check the model's outputs on this data \
+         (`onnx-wdq eval`), raise --lr, or give labels or data the model was trained for",
+        zero.len(),
+        order.len(),
+        graph.node_label(*first)
+    ))
 }
 
 impl Drift {

@@ -33,7 +33,7 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run a model on data: top-1 accuracy with labels, output statistics without.
     Eval(EvalArgs),
-    /// Re-write a model, optionally upgrading its default-domain opset.
+    /// Re-write a model, optionally converting its default-domain opset.
     Convert(ConvertArgs),
     /// Fine-tune for K cycles and rank the weighted layers by weight drift.
     Analyze(AnalyzeArgs),
@@ -108,7 +108,7 @@ pub struct ConvertArgs {
     /// Where to write the result (written atomically).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Upgrade the default-domain opset to this version.
+    /// Convert the default-domain opset to this version (up to 21; down to 13).
     #[arg(long)]
     pub opset: Option<i64>,
 }

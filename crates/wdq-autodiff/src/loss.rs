@@ -3,7 +3,9 @@
 //!
 //! Cross-entropy and KL distillation work on logits. When output 0 is a
 //! `Softmax` over the class axis of `[batch, classes]` (classifiers exported
-//! with their final softmax), the loss reads the softmax's input instead:
+//! with their final softmax; for cross-entropy also an old softmax over a
+//! `[batch, classes, 1, 1]` value, as opset conversion spells it), the loss
+//! reads the softmax's input instead:
 //! cross-entropy of the logits, and for KL the teacher's probabilities go
 //! through `Log` first (`softmax(log p) = p`, so the loss is unchanged).
 //! `LogSoftmax` outputs need nothing: softmax is invariant under it.
@@ -13,14 +15,28 @@ use crate::{DistillKind, Loss};
 use wdq_ir::grad_op::Divergence;
 use wdq_ir::{DType, Dim, GradOp, Op, TensorType, ValueDef, ValueId};
 
-/// The logits behind `output` when it is a class softmax of a rank-2 value.
+/// The logits behind `output` when it is a class softmax of a rank-2 value,
+/// or the opset-13 spelling of an older softmax over axis 1 of a
+/// `[N, C, 1, 1]` value, `Reshape(Softmax(Flatten(x, 1)), Shape(x))`, whose
+/// logits are the rank-2 `Flatten` output.
 fn softmax_logits(b: &Builder<'_>, output: ValueId, rank2: bool) -> Option<ValueId> {
-    let ValueDef::Node { node, .. } = b.graph.value(output).def else {
-        return None;
+    let producer = |v: ValueId| match b.graph.value(v).def {
+        ValueDef::Node { node, .. } => Some(b.graph.node(node)),
+        _ => None,
     };
-    let node = b.graph.node(node);
+    let node = producer(output)?;
+    let class_softmax =
+        |op: &Op| matches!(op, Op::Softmax(a) if matches!(a.axis, None | Some(1) | Some(-1)));
     match &node.op {
-        Op::Softmax(a) if rank2 && matches!(a.axis, None | Some(1) | Some(-1)) => node.input(0),
+        op if rank2 && class_softmax(op) => node.input(0),
+        Op::Reshape(_) => {
+            let softmax = producer(node.input(0)?)?;
+            let flat = softmax.input(0)?;
+            let flatten = producer(flat)?;
+            let from_axis_1 =
+                matches!(&flatten.op, Op::Flatten(a) if matches!(a.axis, None | Some(1)));
+            (class_softmax(&softmax.op) && from_axis_1).then_some(flat)
+        }
         _ => None,
     }
 }
@@ -71,7 +87,7 @@ pub(crate) fn loss_nodes(
     b.graph.inputs.push(target);
     let (student, teacher) = match (&grad, logits) {
         (GradOp::SoftmaxCrossEntropy, Some(z)) => (z, target),
-        (GradOp::DistillLoss(Divergence::KlSoftmax), Some(z)) => {
+        (GradOp::DistillLoss(Divergence::KlSoftmax), Some(z)) if rank2 => {
             let log = b.one("loss.teacher", Op::Log, &[target]);
             (z, log)
         }

@@ -15,6 +15,7 @@ pub mod grad_op;
 mod graph;
 pub mod layers;
 pub mod op;
+pub mod op_list;
 pub mod op_meta;
 pub mod pass;
 mod tensor;

@@ -33,7 +33,7 @@ use wdq_exec::TensorValue;
 /// The loss used when the training data has no labels.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LabelFree {
-    /// Pseudo-labels for classifier outputs (`[N, C]`, C > 1), input noise
+    /// Pseudo-labels for classifier outputs (`[N, C]` or `[N, C, 1, ..]`, C > 1), input noise
     /// with sigma 0.1 otherwise: the best measured (see the README).
     Auto,
     PseudoLabels,
@@ -91,7 +91,9 @@ pub(crate) fn teacher(
     seed: u64,
 ) -> Result<Teacher, TrainError> {
     let all = teacher_outputs(forward, data, batch_size)?;
-    let classifier = all.ndim() == 2 && all.shape()[1] > 1;
+    // [N, C] scores, or [N, C, 1, ..] (a convolutional head).
+    let classifier =
+        all.ndim() >= 2 && all.shape()[1] > 1 && all.shape()[2..].iter().all(|&d| d == 1);
     let choice = match choice {
         LabelFree::Auto if classifier => LabelFree::PseudoLabels,
         LabelFree::Auto => LabelFree::InputNoise {

@@ -88,3 +88,42 @@ fn label_free_drift_orders_the_torch_mnist_layers_as_labels_do() {
     let c = case("torch/mnist_cnn.onnx", "torch/mnist_train.npz", 512);
     check(&c, &[(LabelFree::PseudoLabels, 0.9)]);
 }
+
+/// A classifier whose scores come out as `[N, C, 1, 1]` (a convolutional
+/// head, as the zoo's SqueezeNet and DenseNet end) is still a classifier:
+/// pseudo-labels, and every layer moves as with `[N, C]` scores.
+#[test]
+fn scores_with_trailing_unit_axes_get_pseudo_labels() {
+    let mut c = case("digits/digits_cnn.onnx", "digits/val.npz", 64);
+    let g = &mut c.model.graph;
+    let scores = g.outputs[0];
+    let shape = g.add_initializer(
+        "head_shape",
+        wdq_ir::Tensor::from_i64(vec![4], vec![0, 10, 1, 1]),
+    );
+    let reshape = wdq_ir::Op::Reshape(wdq_ir::op::ReshapeAttrs::default());
+    let id = g.add_node(
+        "head",
+        reshape,
+        vec![Some(scores), Some(shape)],
+        &["scores_4d"],
+        None,
+    );
+    g.outputs[0] = g.node(id).output(0).unwrap();
+    let options = TrainOptions {
+        cycles: 1,
+        ..TrainOptions::default()
+    };
+    let data = TrainData {
+        inputs: &c.inputs,
+        labels: None,
+        len: c.labels.len(),
+    };
+    let report = fine_tune(&c.model, data, &options, &mut Quiet).unwrap();
+    assert!(report.loss.contains("pseudo-labels"), "{}", report.loss);
+    assert!(report.loss_per_cycle[0] > 0.0);
+    assert!(report
+        .layers
+        .iter()
+        .all(|(_, l)| over_cycles(&l.cycles, Statistic::MeanSquare) > 0.0));
+}

@@ -371,25 +371,34 @@ fn an_exhausted_time_budget_keeps_the_best_found() {
     assert!(stdout(&out).contains("time budget ran out"));
 }
 
+/// `analyze` of the digits CNN on its training data.
+fn analyze_digits(cycles: &str, lr: &str, extra: &[&str]) -> std::process::Output {
+    let (model, data) = (
+        fixture("fixtures/digits/digits_cnn.onnx"),
+        fixture("fixtures/digits/train.npz"),
+    );
+    let mut args = vec![
+        "analyze", &model, "--data", &data, "--cycles", cycles, "--lr", lr,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 #[test]
 fn analyze_ranks_layers_and_writes_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("drift.json");
     let snaps = dir.path().join("snaps");
-    let out = run(&[
-        "analyze",
-        &fixture("fixtures/digits/digits_cnn.onnx"),
-        "--data",
-        &fixture("fixtures/digits/train.npz"),
-        "--cycles",
+    let out = analyze_digits(
         "3",
-        "--lr",
         "0.05",
-        "--json",
-        &json.to_string_lossy(),
-        "--save-snapshots",
-        &snaps.to_string_lossy(),
-    ]);
+        &[
+            "--json",
+            &json.to_string_lossy(),
+            "--save-snapshots",
+            &snaps.to_string_lossy(),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let stats: Vec<f64> = report["layers"]
@@ -406,6 +415,29 @@ fn analyze_ranks_layers_and_writes_snapshots() {
     for k in 1..=3 {
         assert!(snaps.join(format!("cycle_{k}.npz")).exists());
     }
+}
+
+#[test]
+fn analyze_says_why_a_statistic_is_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("drift.json");
+    // An update of 1e-30 of a gradient rounds away next to any weight.
+    let out = analyze_digits("1", "1e-30", &["--json", &json.to_string_lossy()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let zero = report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["statistic"].as_f64() == Some(0.0))
+        .count();
+    assert!(zero > 0, "{report}");
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains(&format!("{zero} of 5 layers have a zero statistic"))
+            && text.contains("rounded away"),
+        "{text}"
+    );
 }
 
 /// `text` with every non-integer number rounded to 3 significant digits: snapshots pin

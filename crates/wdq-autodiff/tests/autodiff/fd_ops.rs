@@ -329,7 +329,19 @@ fn check_loss(op: GradOp, z: Vec<f32>, shape: &[usize], target: TensorValue) {
 fn losses_match_their_finite_differences() {
     let mut rng = Lcg(15);
     let labels = TensorValue::I64(ndarray::ArrayD::from_shape_vec(vec![3], vec![0, 4, 2]).unwrap());
-    check_loss(GradOp::SoftmaxCrossEntropy, rng.vec(15), &[3, 5], labels);
+    check_loss(
+        GradOp::SoftmaxCrossEntropy,
+        rng.vec(15),
+        &[3, 5],
+        labels.clone(),
+    );
+    // A convolutional head's logits, [N, C, 1, 1].
+    check_loss(
+        GradOp::SoftmaxCrossEntropy,
+        rng.vec(15),
+        &[3, 5, 1, 1],
+        labels,
+    );
     let teacher = f32_value(&[3, 5], rng.vec(15));
     check_loss(
         GradOp::DistillLoss(Divergence::KlSoftmax),

@@ -22,7 +22,7 @@ fn softmax(row: &[f32], len: usize, inner: usize) -> Vec<f64> {
     e.into_iter().map(|v| v / s).collect()
 }
 
-/// SoftmaxCrossEntropy: inputs `(logits [N, C], labels [N])`, outputs
+/// SoftmaxCrossEntropy: inputs `(logits [N, C] or [N, C, 1, ..], labels [N])`, outputs
 /// `(loss, dLogits)`; the loss is the mean over the batch.
 pub(super) fn softmax_cross_entropy(inputs: &[Option<&TensorValue>]) -> KernelResult {
     let z = f32_input(inputs, 0)?;
@@ -38,9 +38,11 @@ pub(super) fn softmax_cross_entropy(inputs: &[Option<&TensorValue>]) -> KernelRe
         }
     };
     let shape = z.shape();
-    if shape.len() != 2 {
+    // [batch, classes], or with trailing unit axes ([N, C, 1, 1]: the
+    // logits of a convolutional head that ends without flattening).
+    if shape.len() < 2 || shape[2..].iter().any(|&d| d != 1) {
         return Err(KernelError::Shape(format!(
-            "cross-entropy logits {shape:?} must be [batch, classes]"
+            "cross-entropy logits {shape:?} must be [batch, classes] (trailing axes of size 1 allowed)"
         )));
     }
     let (n, c) = (shape[0], shape[1]);

@@ -49,6 +49,28 @@ impl NodeAttrs {
         }
     }
 
+    /// A default-domain op of type `op_type` with no attributes yet (for
+    /// the nodes a decomposition adds).
+    pub(crate) fn new(op_type: &str) -> NodeAttrs {
+        NodeAttrs {
+            domain: String::new(),
+            op_type: op_type.to_string(),
+            slots: Vec::new(),
+        }
+    }
+
+    /// These attributes plus `name` = `value` (builder form of [`NodeAttrs::set`]).
+    pub(crate) fn with(mut self, name: &str, value: AttrValue) -> NodeAttrs {
+        self.set(name, value);
+        self
+    }
+
+    /// Turns the node into a default-domain `op_type` with no attributes
+    /// (the last node of a decomposition reuses the decomposed node).
+    pub(crate) fn become_op(&mut self, op_type: &str) {
+        *self = NodeAttrs::new(op_type);
+    }
+
     /// The value of attribute `name`, if present and readable.
     pub(crate) fn get(&self, name: &str) -> Option<AttrValue> {
         self.slots.iter().find(|s| s.name() == name)?.value()
@@ -213,6 +235,20 @@ impl<'g> Rewriter<'g> {
             .map_or(self.graph.order.len(), |p| p + usize::from(after));
         self.graph.order.insert(pos, id);
         id
+    }
+
+    /// Adds a node `attrs` reading `inputs`, before `at`, and returns its
+    /// one output, a new value named after `name`.
+    pub(crate) fn op_before(
+        &mut self,
+        at: NodeId,
+        name: &str,
+        attrs: NodeAttrs,
+        inputs: Vec<Option<ValueId>>,
+    ) -> ValueId {
+        let out = self.value(name);
+        self.insert(at, false, name, attrs.into_op(), inputs, vec![Some(out)]);
+        out
     }
 
     /// Sets input `slot` of `node`, padding with absent inputs.

@@ -1,8 +1,11 @@
-//! Default-domain opset conversion (upgrades only).
+//! Default-domain opset conversion: upgrades, and downgrades to
+//! [`MIN_DOWN_TARGET`] at the lowest.
 //!
 //! Each node walks through the schema changes of its op between the
-//! model's opset and the target (`history`); each change is either
-//! compatible, rewritten by an adapter, or refused (`steps`). Subgraphs
+//! model's opset and the target (`history`), forwards for an upgrade and
+//! backwards for a downgrade; each change is either compatible, rewritten
+//! by an adapter (a downgrade decomposes an op the target lacks into older
+//! ops), or refused (`steps`). Subgraphs
 //! stay encoded and must need no rewrite (`subgraph`). The conversion
 //! works on a copy: on error the model is left as it was.
 
@@ -19,7 +22,8 @@ use crate::OnnxError;
 use edit::{NodeAttrs, Rewriter};
 use history::schema_versions;
 use std::collections::BTreeMap;
-use steps::{step, Step};
+pub use steps::MIN_DOWN_TARGET;
+use steps::{next_change, Step};
 use wdq_ir::{Model, Op};
 
 /// What [`convert_opset`] did.
@@ -48,15 +52,18 @@ pub fn ir_version_for_opset(opset: i64) -> i64 {
     }
 }
 
-/// Upgrades the default-domain opset of `model` to `target` (up to
-/// [`MAX_TARGET`]), rewriting the nodes whose op signature changed in
-/// between (attributes that became inputs, removed attributes, changed
-/// defaults, Softmax-family axis semantics, Upsample to Resize), and raises
-/// the model's IR version to what the target opset needs.
+/// Converts the default-domain opset of `model` to `target` (up to
+/// [`MAX_TARGET`], down to [`MIN_DOWN_TARGET`]), rewriting the nodes whose
+/// op signature changed in between (attributes that became inputs, removed
+/// attributes, changed defaults, Softmax-family axis semantics, Upsample to
+/// Resize; for a downgrade the reverse, and ops the target lacks, such as
+/// LayerNormalization or HardSwish, decomposed), and raises the model's IR
+/// version to what the target opset needs (never lowers it).
 ///
 /// # Errors
 /// [`OnnxError::OpsetRequest`] when the model has no default-domain opset,
-/// for a downgrade, or for a target above [`MAX_TARGET`];
+/// for a downgrade below [`MIN_DOWN_TARGET`], or for a target above
+/// [`MAX_TARGET`];
 /// [`OnnxError::OpsetConversion`] naming the first node that cannot be
 /// converted (an op unknown to the converter, a combination of attributes
 /// without a faithful new form, a subgraph that would need rewriting).
@@ -66,9 +73,9 @@ pub fn convert_opset(model: &mut Model, target: i64) -> Result<ConvertSummary, O
     let from = model
         .default_opset()
         .ok_or_else(|| request("the model imports no default-domain opset".into()))?;
-    if target < from {
+    if target < from && target < MIN_DOWN_TARGET {
         return Err(request(format!(
-            "downgrading from opset {from} is not supported"
+            "downgrading from opset {from} below opset {MIN_DOWN_TARGET} is not supported"
         )));
     }
     if target > MAX_TARGET {
@@ -115,21 +122,17 @@ pub fn convert_opset(model: &mut Model, target: i64) -> Result<ConvertSummary, O
                     attrs.op_type
                 ))
             })?;
-            let Some(version) = versions
-                .iter()
-                .skip(1)
-                .copied()
-                .find(|&v| v > at && v <= target)
-            else {
+            let Some((version, change)) = next_change(&attrs.op_type, versions, at, target) else {
                 break;
             };
-            match step(&attrs.op_type, version) {
-                Step::Same => {}
-                Step::Refuse(why) => return Err(fail(format!("opset {version}: {why}"))),
-                Step::Rewrite(adapter) => adapter(&mut rw, &facts, id, &mut attrs, version)
-                    .map_err(|why| fail(format!("opset {version}: {why}")))?,
-            }
-            at = version;
+            let outcome = match change {
+                Step::Same => Ok(()),
+                Step::Refuse(why) => Err(why.to_string()),
+                Step::Drop(added) => adapters::drop_older(&mut attrs, added, version),
+                Step::Rewrite(adapter) => adapter(&mut rw, &facts, id, &mut attrs, version),
+            };
+            outcome.map_err(|why| fail(format!("opset {version}: {why}")))?;
+            at = if target > from { version } else { version - 1 };
         }
         let op = attrs.into_op();
         let node = rw.graph.node(id);

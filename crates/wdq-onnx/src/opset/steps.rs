@@ -3,7 +3,9 @@
 //! default), a rewrite by an adapter, or a refusal.
 //!
 //! Every change up to [`super::history::MAX_TARGET`] that is not listed in
-//! [`step`] was reviewed as compatible.
+//! [`step`] was reviewed as compatible. [`down_step`] undoes the changes
+//! from [`MIN_DOWN_TARGET`] on; every change it does not list only added
+//! element types (the node keeps its meaning under the older schema).
 
 use super::adapters;
 use super::edit::{NodeAttrs, Rewriter};
@@ -19,8 +21,26 @@ pub(crate) enum Step {
     /// The old node is valid, with the same meaning, under the new schema.
     Same,
     Rewrite(Adapter),
+    /// (Downgrades.) Attributes the change added: each is dropped when it
+    /// holds the value that gives the older behaviour, else refused.
+    Drop(&'static [(&'static str, Older)]),
     Refuse(&'static str),
 }
+
+/// The value of an added attribute under which a node behaves as under the
+/// older schema (absent always qualifies).
+pub(crate) enum Older {
+    Int(i64),
+    Str(&'static str),
+    /// A list of ints all equal to 1 (dilations).
+    Ones,
+    /// Only absence.
+    Absent,
+}
+
+/// Lowest opset a downgrade may reach: below it, changes of meaning
+/// (Softmax's axis, attributes that became inputs) are not undone.
+pub const MIN_DOWN_TARGET: i64 = 13;
 
 /// Ops that lost `consumed_inputs` at opset 6.
 const CONSUMED_INPUTS_6: &[&str] = &[
@@ -108,9 +128,75 @@ pub(crate) fn step(op: &str, version: i64) -> Step {
         ("GridSample", 20) => Rewrite(adapters::grid_sample_mode),
         ("Scan", 9) => Refuse("Scan-8's batch axis and sequence_lens have no Scan-9 form here"),
         ("DFT", 20) => Refuse("moving DFT's axis attribute to an input is not supported"),
+        ("GroupNormalization", 21) => Rewrite(adapters::group_norm_per_channel),
+        _ => Same,
+    }
+}
+
+/// What undoing the change of `op`'s schema at `version` needs, for a
+/// downgrade to an opset below `version`; `introduced` says that `version`
+/// is the op's first, so the node must be rewritten as other ops.
+pub(crate) fn down_step(op: &str, version: i64, introduced: bool) -> Step {
+    use Older::{Absent, Int, Ones, Str};
+    use Step::{Drop, Refuse, Rewrite, Same};
+    match (op, version) {
+        ("LayerNormalization", 17) => Rewrite(adapters::layer_norm_decomposed),
+        ("HardSwish", 14) => Rewrite(adapters::hard_swish_decomposed),
+        ("Mish", 18) => Rewrite(adapters::mish_decomposed),
+        ("Gelu", 20) => Rewrite(adapters::gelu_decomposed),
+        ("Shape", 15) => Rewrite(adapters::shape_range_as_slice),
+        (_, 18) if REDUCE_18.contains(&op) => Rewrite(adapters::axes_attribute),
+        ("Split", 18) => Rewrite(adapters::split_drop_num_outputs),
+        ("Reshape", 14) => Rewrite(adapters::reshape_drop_allowzero),
+        ("Pad", 18) => Rewrite(adapters::pad_no_axes),
+        ("BatchNormalization", 14) => Drop(&[("training_mode", Int(0))]),
+        ("GRU" | "LSTM" | "RNN", 14) => Drop(&[("layout", Int(0))]),
+        ("LpPool", 18) => Drop(&[("ceil_mode", Int(0)), ("dilations", Ones)]),
+        ("AveragePool", 19) => Drop(&[("dilations", Ones)]),
+        ("Cast" | "CastLike", 19) => Drop(&[("saturate", Int(1))]),
+        ("QuantizeLinear", 19) => Drop(&[("saturate", Int(1))]),
+        ("QuantizeLinear", 21) => Drop(&[("block_size", Int(0)), ("output_dtype", Int(0))]),
+        ("DequantizeLinear", 21) => Drop(&[("block_size", Int(0))]),
+        ("Pad", 19) => Drop(&[("mode", Str("constant"))]),
+        ("Resize", 18) => Drop(&[
+            ("antialias", Int(0)),
+            ("axes", Absent),
+            ("keep_aspect_ratio_policy", Str("stretch")),
+        ]),
+        ("ScatterElements" | "ScatterND", 16) => Drop(&[("reduction", Str("none"))]),
+        ("RoiAlign", 16) => Rewrite(adapters::roi_align_old_mode),
+        ("GridSample", 20) => Rewrite(adapters::grid_sample_old_mode),
+        ("Resize", 19) | ("ScatterElements" | "ScatterND", 18) => {
+            Rewrite(adapters::mode_known_before)
+        }
         ("GroupNormalization", 21) => {
-            Refuse("GroupNormalization-21 takes per-channel scale and bias; converting per-group ones is not supported")
+            Refuse("GroupNormalization-21's per-channel scale and bias have no per-group form here")
+        }
+        ("DFT", 20) => Refuse("moving DFT's axis input back to an attribute is not supported"),
+        _ if introduced => {
+            Refuse("the op does not exist at the target opset and is not decomposed here")
         }
         _ => Same,
+    }
+}
+
+/// The next schema change of `op` (whose `versions` the history lists) on
+/// the way from opset `at` to `target`, and what it needs: upwards the
+/// first version in `(at, target]`, downwards the last in `(target, at]`.
+pub(crate) fn next_change(op: &str, versions: &[i64], at: i64, target: i64) -> Option<(i64, Step)> {
+    if target >= at {
+        let v = versions
+            .iter()
+            .skip(1)
+            .copied()
+            .find(|&v| v > at && v <= target)?;
+        Some((v, step(op, v)))
+    } else {
+        let v = versions
+            .iter()
+            .rev()
+            .copied()
+            .find(|&v| v <= at && v > target)?;
+        Some((v, down_step(op, v, v == versions[0])))
     }
 }

@@ -3,7 +3,7 @@
 //! default-domain node inside them needs a rewrite in the range.
 
 use super::history::schema_versions;
-use super::steps::{step, Step};
+use super::steps::{next_change, Step};
 use crate::pb;
 use prost::Message;
 use wdq_ir::OpaqueAttr;
@@ -35,12 +35,14 @@ fn blocking_in_graph(graph: &pb::GraphProto, from: i64, to: i64) -> Option<Strin
                     "subgraph node `{name}` ({op}) is not a default-domain op the converter knows"
                 ));
             };
-            for &v in versions.iter().skip(1).filter(|&&v| v > from && v <= to) {
-                if !matches!(step(op, v), Step::Same) {
+            let mut at = from;
+            while let Some((v, change)) = next_change(op, versions, at, to) {
+                if !matches!(change, Step::Same) {
                     return Some(format!(
                         "subgraph node `{name}` ({op}) would need rewriting for opset {v}; subgraphs are not converted"
                     ));
                 }
+                at = if to > from { v } else { v - 1 };
             }
         }
         for attr in &node.attribute {

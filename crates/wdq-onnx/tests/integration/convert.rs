@@ -102,7 +102,8 @@ fn downgrades_and_unknown_targets_are_refused() {
         "{err}"
     );
     assert!(
-        err.to_string().contains("downgrading from opset 11"),
+        err.to_string()
+            .contains("downgrading from opset 11 below opset 13"),
         "{err}"
     );
     let err = convert_opset(&mut m, 99).unwrap_err();
@@ -147,11 +148,13 @@ fn unconvertible_nodes_are_named_and_the_model_is_kept() {
         super::common::f32_tensor("b", &[1], &[0.0]),
     ];
     let mut m = decode_model(&bytes(&model(graph, 18)), None).unwrap();
-    let err = convert_opset(&mut m, 21).unwrap_err();
+    let before = m.clone();
+    let err = convert_opset(&mut m, 13).unwrap_err();
     assert!(
         matches!(&err, OnnxError::OpsetConversion { node, op, .. } if node == "gn" && op == "GroupNormalization"),
         "{err}"
     );
+    assert!(m == before);
     let mut legacy = node("Add", "legacy_add", &["x", "x"], &["y"]);
     legacy
         .attribute
@@ -238,5 +241,56 @@ fn legacy_attributes_become_inputs() {
     assert!(
         text.contains("Slice(%0, const i64[1], const i64[1], const i64[1])"),
         "{text}"
+    );
+}
+
+#[test]
+fn downgrades_undo_changes_and_decompose_new_ops() {
+    let mut m = paddle();
+    convert_opset(&mut m, 18).unwrap();
+    let up = dump_model(&m);
+    let summary = convert_opset(&mut m, 13).unwrap();
+    assert_eq!((summary.from, summary.to), (18, 13));
+    wdq_ir::verify(&m.graph).unwrap();
+    assert_eq!(m.default_opset(), Some(13));
+    let mut again = m.clone();
+    convert_opset(&mut again, 18).unwrap();
+    assert_eq!(dump_model(&again), up, "13 -> 18 -> 13 -> 18 is stable");
+
+    let mut ln = node("LayerNormalization", "ln", &["x", "s"], &["y", "mean"]);
+    ln.attribute.push(int_attr("axis", -1));
+    let mut graph = one_node_graph_with_consts(ln);
+    graph.initializer = vec![super::common::f32_tensor("s", &[3], &[1.0; 3])];
+    let mut m = decode_model(&bytes(&model(graph, 17)), None).unwrap();
+    let text = converted_dump(m.clone(), 13);
+    assert!(!text.contains("= LayerNormalization"), "{text}");
+    for op in ["ReduceMean", "Sub", "Sqrt", "Div", "Mul"] {
+        assert!(text.contains(op), "{op} missing:\n{text}");
+    }
+    // A read Mean output has no decomposition: refused, model kept.
+    let mean = m.graph.value_by_name("mean").unwrap();
+    m.graph.outputs.push(mean);
+    let before = dump_model(&m);
+    let err = convert_opset(&mut m, 13).unwrap_err();
+    assert!(err.to_string().contains("extra outputs are read"), "{err}");
+    assert_eq!(dump_model(&m), before);
+}
+
+#[test]
+fn a_downgrade_drops_added_attributes_only_at_their_older_value() {
+    let cast = |saturate: i64| {
+        let mut n = node("Cast", "cast", &["x"], &["y"]);
+        n.attribute
+            .extend([int_attr("to", 10), int_attr("saturate", saturate)]);
+        one_node_model(n, 19)
+    };
+    let text = converted_dump(cast(1), 13);
+    assert!(!text.contains("saturate"), "{text}");
+    let mut m = cast(0);
+    let err = convert_opset(&mut m, 13).unwrap_err();
+    assert!(
+        matches!(&err, OnnxError::OpsetConversion { node, why, .. }
+            if node == "cast" && why.contains("`saturate`") && why.contains("opset 19")),
+        "{err}"
     );
 }

@@ -37,6 +37,11 @@ fn typed_scalar(
     what: &str,
 ) -> Result<Tensor, String> {
     let dtype = rw.graph.node(node).input(0).and_then(|v| facts.dtype(v));
+    scalar_of(dtype, x, what)
+}
+
+/// A scalar `x` of element type `dtype` (float types only).
+pub(crate) fn scalar_of(dtype: Option<DType>, x: f32, what: &str) -> Result<Tensor, String> {
     match dtype {
         Some(DType::F32) => Ok(scalar_f32(x)),
         Some(DType::F64) => Tensor::new(DType::F64, vec![], TensorData::F64(vec![f64::from(x)]))

@@ -1,10 +1,20 @@
 //! The adapters [`super::steps::step`] names: each rewrites one node for
 //! the schema of one opset version, or says why it cannot.
 
+mod decompose;
+mod downgrade;
 mod inputs;
 mod legacy;
 mod semantics;
 
+pub(crate) use decompose::{
+    gelu_decomposed, hard_swish_decomposed, layer_norm_decomposed, mish_decomposed,
+    shape_range_as_slice,
+};
+pub(crate) use downgrade::{
+    axes_attribute, drop_older, grid_sample_old_mode, mode_known_before, pad_no_axes,
+    reshape_drop_allowzero, roi_align_old_mode, split_drop_num_outputs,
+};
 pub(crate) use inputs::{
     axes_input, clip_inputs, dropout_ratio_input, pad_inputs, reshape_input, slice_inputs,
     split_input, topk_k_input, upsample_scales_input,
@@ -15,8 +25,8 @@ pub(crate) use legacy::{
     split_no_input, tile_repeats, upsample_7,
 };
 pub(crate) use semantics::{
-    grid_sample_mode, resize_13, resize_roi, roi_align_mode, scatter_to_elements, softmax_axis,
-    split_num_outputs, upsample_to_resize,
+    grid_sample_mode, group_norm_per_channel, resize_13, resize_roi, roi_align_mode,
+    scatter_to_elements, softmax_axis, split_num_outputs, upsample_to_resize,
 };
 
 /// What an adapter returns: `Err` says why the node cannot be rewritten.

@@ -1,7 +1,7 @@
 //! Adapters for changes of meaning: Softmax-family axis coercion (13),
 //! Resize's coordinate modes (11, 13), Upsample to Resize (10), Scatter to
 //! ScatterElements (11), RoiAlign's and GridSample's modes (16, 20), Split's
-//! num_outputs (18).
+//! num_outputs (18), GroupNormalization's per-channel scale and bias (21).
 
 use super::Outcome;
 use crate::opset::edit::{NodeAttrs, Rewriter};
@@ -207,6 +207,81 @@ pub(crate) fn split_num_outputs(
     if rw.graph.node(node).input(1).is_none() && !a.has("num_outputs") {
         let n = rw.graph.node(node).outputs.len() as i64;
         a.set("num_outputs", AttrValue::Int(n));
+    }
+    Ok(())
+}
+
+/// Opset 21 made GroupNormalization's scale and bias per channel; a
+/// per-group vector `v` becomes `Reshape(Expand(Unsqueeze(v, 1), [G, C/G]),
+/// [-1])`, with C read from the input's shape at run time.
+pub(crate) fn group_norm_per_channel(
+    rw: &mut Rewriter,
+    _: &Facts,
+    node: NodeId,
+    a: &mut NodeAttrs,
+    _: i64,
+) -> Outcome {
+    let groups = a
+        .int("num_groups")
+        .ok_or("GroupNormalization has no int `num_groups`")?;
+    let x = rw
+        .graph
+        .node(node)
+        .input(0)
+        .ok_or("the node has no input")?;
+    let label = rw.graph.node_label(node);
+    let ints = |v: Vec<i64>| Tensor::from_i64(vec![v.len()], v);
+    let g = rw.constant(&format!("{label}_groups"), ints(vec![groups]));
+    let one = rw.constant(&format!("{label}_axis1"), ints(vec![1]));
+    let flat = rw.constant(&format!("{label}_flat"), ints(vec![-1]));
+    let channel_dim = NodeAttrs::new("Shape")
+        .with("start", AttrValue::Int(1))
+        .with("end", AttrValue::Int(2));
+    let c = rw.op_before(
+        node,
+        &format!("{label}_channels"),
+        channel_dim,
+        vec![Some(x)],
+    );
+    let per_group = rw.op_before(
+        node,
+        &format!("{label}_per_group"),
+        NodeAttrs::new("Div"),
+        vec![Some(c), Some(g)],
+    );
+    let grid = NodeAttrs::new("Concat").with("axis", AttrValue::Int(0));
+    let grid = rw.op_before(
+        node,
+        &format!("{label}_grid"),
+        grid,
+        vec![Some(g), Some(per_group)],
+    );
+    for slot in [1, 2] {
+        let v = rw
+            .graph
+            .node(node)
+            .input(slot)
+            .ok_or_else(|| format!("the node has no input {slot}"))?;
+        let name = format!("{label}_in{slot}");
+        let column = rw.op_before(
+            node,
+            &format!("{name}_column"),
+            NodeAttrs::new("Unsqueeze"),
+            vec![Some(v), Some(one)],
+        );
+        let spread = rw.op_before(
+            node,
+            &format!("{name}_spread"),
+            NodeAttrs::new("Expand"),
+            vec![Some(column), Some(grid)],
+        );
+        let channels = rw.op_before(
+            node,
+            &format!("{name}_per_channel"),
+            NodeAttrs::new("Reshape"),
+            vec![Some(spread), Some(flat)],
+        );
+        rw.set_input(node, slot, Some(channels));
     }
     Ok(())
 }
