@@ -114,12 +114,8 @@ fn scores_with_trailing_unit_axes_get_pseudo_labels() {
         cycles: 1,
         ..TrainOptions::default()
     };
-    let data = TrainData {
-        inputs: &c.inputs,
-        labels: None,
-        len: c.labels.len(),
-    };
-    let report = fine_tune(&c.model, data, &options, &mut Quiet).unwrap();
+    let data = Dataset::samples_first(c.inputs.clone(), None);
+    let report = fine_tune(&c.model, &data, &options, &mut Quiet).unwrap();
     assert!(report.loss.contains("pseudo-labels"), "{}", report.loss);
     assert!(report.loss_per_cycle[0] > 0.0);
     assert!(report
