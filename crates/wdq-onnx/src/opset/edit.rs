@@ -251,6 +251,24 @@ impl<'g> Rewriter<'g> {
         out
     }
 
+    /// `op_type(inputs)` inserted before `at`, its output named
+    /// `{label}_{suffix}`: one step of an op written as older ops.
+    pub(crate) fn step_before(
+        &mut self,
+        at: NodeId,
+        label: &str,
+        suffix: &str,
+        op_type: &str,
+        inputs: &[ValueId],
+    ) -> ValueId {
+        self.op_before(
+            at,
+            &format!("{label}_{suffix}"),
+            NodeAttrs::new(op_type),
+            inputs.iter().map(|&v| Some(v)).collect(),
+        )
+    }
+
     /// Sets input `slot` of `node`, padding with absent inputs.
     pub(crate) fn set_input(&mut self, node: NodeId, slot: usize, value: Option<ValueId>) {
         let inputs = &mut self.graph.node_mut(node).inputs;

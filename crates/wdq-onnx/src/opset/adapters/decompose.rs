@@ -83,45 +83,15 @@ pub(crate) fn layer_norm_decomposed(
             .with("keepdims", AttrValue::Int(1))
     };
     let mean = rw.op_before(node, &format!("{label}_mean"), mean_op(), vec![Some(x)]);
-    let centred = rw.op_before(
-        node,
-        &format!("{label}_centred"),
-        NodeAttrs::new("Sub"),
-        vec![Some(x), Some(mean)],
-    );
-    let square = rw.op_before(
-        node,
-        &format!("{label}_square"),
-        NodeAttrs::new("Mul"),
-        vec![Some(centred), Some(centred)],
-    );
+    let centred = rw.step_before(node, &label, "centred", "Sub", &[x, mean]);
+    let square = rw.step_before(node, &label, "square", "Mul", &[centred, centred]);
     let var = rw.op_before(node, &format!("{label}_var"), mean_op(), vec![Some(square)]);
-    let var_eps = rw.op_before(
-        node,
-        &format!("{label}_var_eps"),
-        NodeAttrs::new("Add"),
-        vec![Some(var), Some(eps)],
-    );
-    let std = rw.op_before(
-        node,
-        &format!("{label}_std"),
-        NodeAttrs::new("Sqrt"),
-        vec![Some(var_eps)],
-    );
-    let normal = rw.op_before(
-        node,
-        &format!("{label}_normal"),
-        NodeAttrs::new("Div"),
-        vec![Some(centred), Some(std)],
-    );
+    let var_eps = rw.step_before(node, &label, "var_eps", "Add", &[var, eps]);
+    let std = rw.step_before(node, &label, "std", "Sqrt", &[var_eps]);
+    let normal = rw.step_before(node, &label, "normal", "Div", &[centred, std]);
     match bias {
         Some(b) => {
-            let scaled = rw.op_before(
-                node,
-                &format!("{label}_scaled"),
-                NodeAttrs::new("Mul"),
-                vec![Some(normal), Some(scale)],
-            );
+            let scaled = rw.step_before(node, &label, "scaled", "Mul", &[normal, scale]);
             a.become_op("Add");
             rw.graph.node_mut(node).inputs = vec![Some(scaled), Some(b)];
         }
@@ -162,18 +132,8 @@ pub(crate) fn mish_decomposed(
 ) -> Outcome {
     let x = input(rw, node, 0)?;
     let label = rw.graph.node_label(node);
-    let sp = rw.op_before(
-        node,
-        &format!("{label}_softplus"),
-        NodeAttrs::new("Softplus"),
-        vec![Some(x)],
-    );
-    let t = rw.op_before(
-        node,
-        &format!("{label}_tanh"),
-        NodeAttrs::new("Tanh"),
-        vec![Some(sp)],
-    );
+    let sp = rw.step_before(node, &label, "softplus", "Softplus", &[x]);
+    let t = rw.step_before(node, &label, "tanh", "Tanh", &[sp]);
     a.become_op("Mul");
     rw.graph.node_mut(node).inputs = vec![Some(x), Some(t)];
     Ok(())
@@ -196,30 +156,10 @@ pub(crate) fn gelu_decomposed(
     let one = scalar(rw, facts, node, 1.0, "one")?;
     let half = scalar(rw, facts, node, 0.5, "half")?;
     let label = rw.graph.node_label(node);
-    let scaled = rw.op_before(
-        node,
-        &format!("{label}_scaled"),
-        NodeAttrs::new("Div"),
-        vec![Some(x), Some(sqrt2)],
-    );
-    let erf = rw.op_before(
-        node,
-        &format!("{label}_erf"),
-        NodeAttrs::new("Erf"),
-        vec![Some(scaled)],
-    );
-    let shifted = rw.op_before(
-        node,
-        &format!("{label}_shifted"),
-        NodeAttrs::new("Add"),
-        vec![Some(erf), Some(one)],
-    );
-    let prod = rw.op_before(
-        node,
-        &format!("{label}_prod"),
-        NodeAttrs::new("Mul"),
-        vec![Some(x), Some(shifted)],
-    );
+    let scaled = rw.step_before(node, &label, "scaled", "Div", &[x, sqrt2]);
+    let erf = rw.step_before(node, &label, "erf", "Erf", &[scaled]);
+    let shifted = rw.step_before(node, &label, "shifted", "Add", &[erf, one]);
+    let prod = rw.step_before(node, &label, "prod", "Mul", &[x, shifted]);
     a.become_op("Mul");
     rw.graph.node_mut(node).inputs = vec![Some(prod), Some(half)];
     Ok(())
@@ -240,12 +180,7 @@ pub(crate) fn shape_range_as_slice(
     }
     let x = input(rw, node, 0)?;
     let label = rw.graph.node_label(node);
-    let full = rw.op_before(
-        node,
-        &format!("{label}_full"),
-        NodeAttrs::new("Shape"),
-        vec![Some(x)],
-    );
+    let full = rw.step_before(node, &label, "full", "Shape", &[x]);
     let starts = rw.constant(
         &format!("{label}_start"),
         Tensor::from_i64(vec![1], vec![start.unwrap_or(0)]),

@@ -243,12 +243,7 @@ pub(crate) fn group_norm_per_channel(
         channel_dim,
         vec![Some(x)],
     );
-    let per_group = rw.op_before(
-        node,
-        &format!("{label}_per_group"),
-        NodeAttrs::new("Div"),
-        vec![Some(c), Some(g)],
-    );
+    let per_group = rw.step_before(node, &label, "per_group", "Div", &[c, g]);
     let grid = NodeAttrs::new("Concat").with("axis", AttrValue::Int(0));
     let grid = rw.op_before(
         node,
