@@ -8,10 +8,23 @@ use super::{expect_shape, slot};
 use crate::kit::{contiguous, f32_input, norm_axis};
 use crate::nn::norm::{per_channel, row_stats, GroupLayout};
 use crate::{KernelError, KernelResult, TensorValue};
+use ndarray::ArrayD;
 use rayon::prelude::{
     IndexedParallelIterator, IntoParallelIterator, ParallelIterator, ParallelSliceMut,
 };
 use wdq_ir::grad_op::Wanted;
+
+/// Inputs 0 (an output gradient) and 1 (the forward tensor it must match
+/// in shape; `what` names the gradient in the error).
+fn gradient_and_forward<'a>(
+    inputs: &[Option<&'a TensorValue>],
+    what: &str,
+) -> Result<(&'a ArrayD<f32>, &'a ArrayD<f32>), KernelError> {
+    let dy = f32_input(inputs, 0)?;
+    let forward = f32_input(inputs, 1)?;
+    expect_shape(dy.shape(), forward.shape(), what)?;
+    Ok((dy, forward))
+}
 
 /// SoftmaxGrad: inputs `(dY, Y)`, output `dX`.
 pub(super) fn softmax_grad(
@@ -20,9 +33,7 @@ pub(super) fn softmax_grad(
     coerce_2d: bool,
     inputs: &[Option<&TensorValue>],
 ) -> KernelResult {
-    let dy = f32_input(inputs, 0)?;
-    let y = f32_input(inputs, 1)?;
-    expect_shape(dy.shape(), y.shape(), "softmax output gradient")?;
+    let (dy, y) = gradient_and_forward(inputs, "softmax output gradient")?;
     let shape = y.shape();
     let axis = norm_axis(axis, shape.len(), "axis")?;
     let (len, inner) = if coerce_2d {
@@ -65,9 +76,7 @@ pub(super) fn batch_norm_grad(
     wanted: Wanted,
     inputs: &[Option<&TensorValue>],
 ) -> KernelResult {
-    let dy = f32_input(inputs, 0)?;
-    let x = f32_input(inputs, 1)?;
-    expect_shape(dy.shape(), x.shape(), "BatchNormalization output gradient")?;
+    let (dy, x) = gradient_and_forward(inputs, "BatchNormalization output gradient")?;
     let shape = x.shape();
     if shape.len() < 2 {
         return Err(KernelError::Shape(format!(
@@ -138,10 +147,8 @@ pub(super) fn layer_norm_grad(
     wanted: Wanted,
     inputs: &[Option<&TensorValue>],
 ) -> KernelResult {
-    let dy = f32_input(inputs, 0)?;
-    let x = f32_input(inputs, 1)?;
+    let (dy, x) = gradient_and_forward(inputs, "LayerNormalization output gradient")?;
     let scale = f32_input(inputs, 2)?;
-    expect_shape(dy.shape(), x.shape(), "LayerNormalization output gradient")?;
     let shape = x.shape();
     let axis = norm_axis(axis, shape.len(), "axis")?;
     let d: usize = shape[axis..].iter().product();
@@ -213,10 +220,8 @@ pub(super) fn group_norm_grad(
     wanted: Wanted,
     inputs: &[Option<&TensorValue>],
 ) -> KernelResult {
-    let dy = f32_input(inputs, 0)?;
-    let x = f32_input(inputs, 1)?;
+    let (dy, x) = gradient_and_forward(inputs, "normalisation output gradient")?;
     let scale = f32_input(inputs, 2)?;
-    expect_shape(dy.shape(), x.shape(), "normalisation output gradient")?;
     let s = contiguous(scale);
     let layout = GroupLayout::of(x.shape(), groups, s.len())?;
     let (rows, d) = (layout.rows(), layout.row_len());

@@ -3,6 +3,7 @@
 //! back to attributes (the reductions' axes, 18), Split's `num_outputs`
 //! (18), Reshape's `allowzero` (14), and modes the older schema lacks.
 
+use super::semantics::{rename_grid_sample_mode, GRID_SAMPLE_MODES};
 use super::Outcome;
 use crate::opset::edit::{NodeAttrs, Rewriter};
 use crate::opset::infer::Facts;
@@ -184,12 +185,10 @@ pub(crate) fn grid_sample_old_mode(
     a: &mut NodeAttrs,
     _: i64,
 ) -> Outcome {
-    let renamed = match a.string("mode").as_deref() {
-        Some("linear") => "bilinear",
-        Some("cubic") => "bicubic",
-        _ => return Ok(()),
-    };
-    a.set("mode", AttrValue::String(renamed.to_string()));
+    rename_grid_sample_mode(
+        a,
+        GRID_SAMPLE_MODES.into_iter().map(|(old, new)| (new, old)),
+    );
     Ok(())
 }
 

@@ -180,6 +180,25 @@ pub(crate) fn roi_align_mode(
     Ok(())
 }
 
+/// GridSample's `mode` names before opset 20 and from it: the one table
+/// both conversion directions read.
+pub(crate) const GRID_SAMPLE_MODES: [(&str, &str); 2] =
+    [("bilinear", "linear"), ("bicubic", "cubic")];
+
+/// Renames GridSample's `mode` by the pairs `(from, to)`.
+pub(crate) fn rename_grid_sample_mode(
+    a: &mut NodeAttrs,
+    pairs: impl Iterator<Item = (&'static str, &'static str)>,
+) {
+    let mode = a.string("mode");
+    if let Some((_, to)) = pairs
+        .into_iter()
+        .find(|(from, _)| mode.as_deref() == Some(*from))
+    {
+        a.set("mode", AttrValue::String(to.to_string()));
+    }
+}
+
 pub(crate) fn grid_sample_mode(
     _: &mut Rewriter,
     _: &Facts,
@@ -187,12 +206,7 @@ pub(crate) fn grid_sample_mode(
     a: &mut NodeAttrs,
     _: i64,
 ) -> Outcome {
-    let renamed = match a.string("mode").as_deref() {
-        Some("bilinear") => "linear",
-        Some("bicubic") => "cubic",
-        _ => return Ok(()),
-    };
-    a.set("mode", AttrValue::String(renamed.to_string()));
+    rename_grid_sample_mode(a, GRID_SAMPLE_MODES.into_iter());
     Ok(())
 }
 
