@@ -87,19 +87,10 @@ pub fn check_outputs(
     inputs: &[(&str, &Path)],
     outputs: &[(&str, &Path)],
 ) -> Result<(), OutputError> {
-    let inputs: Vec<(&str, &Path, Resolved)> =
-        inputs.iter().map(|&(w, p)| (w, p, resolve(p))).collect();
+    check_not_inputs(inputs, outputs)?;
     let mut seen: Vec<(&str, Resolved)> = Vec::new();
     for &(option, path) in outputs {
         let resolved = resolve(path);
-        if let Some((input, input_path, _)) = inputs.iter().find(|(_, _, r)| same(r, &resolved)) {
-            return Err(OutputError::IsInput {
-                option: option.to_string(),
-                path: path.to_path_buf(),
-                input: input.to_string(),
-                input_path: input_path.to_path_buf(),
-            });
-        }
         if let Some((other, _)) = seen.iter().find(|(_, r)| same(r, &resolved)) {
             return Err(OutputError::Twice {
                 option: option.to_string(),
@@ -124,6 +115,33 @@ pub fn check_outputs(
             .close()
             .ok();
         seen.push((option, resolved));
+    }
+    Ok(())
+}
+
+/// Checks that no output (`(option, path)`) is one of the inputs
+/// (`(what, path)`), compared after resolving `..`, symbolic and hard links:
+/// the part of [`check_outputs`] for inputs found later, such as a model's
+/// external data files.
+///
+/// # Errors
+/// [`OutputError::IsInput`] naming the option, the input and both paths.
+pub fn check_not_inputs(
+    inputs: &[(&str, &Path)],
+    outputs: &[(&str, &Path)],
+) -> Result<(), OutputError> {
+    let inputs: Vec<(&str, &Path, Resolved)> =
+        inputs.iter().map(|&(w, p)| (w, p, resolve(p))).collect();
+    for &(option, path) in outputs {
+        let resolved = resolve(path);
+        if let Some((input, input_path, _)) = inputs.iter().find(|(_, _, r)| same(r, &resolved)) {
+            return Err(OutputError::IsInput {
+                option: option.to_string(),
+                path: path.to_path_buf(),
+                input: input.to_string(),
+                input_path: input_path.to_path_buf(),
+            });
+        }
     }
     Ok(())
 }

@@ -118,7 +118,7 @@ fn check_external_files(files: &[PathBuf], outputs: &[(&str, &Path)]) -> Result<
         .iter()
         .map(|f| ("the model's external data", f.as_path()))
         .collect();
-    files::check_outputs(&inputs, outputs)?;
+    files::check_not_inputs(&inputs, outputs)?;
     Ok(())
 }
 
